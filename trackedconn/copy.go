@@ -1,0 +1,132 @@
+package trackedconn
+
+import (
+	"io"
+
+	"github.com/connwatch/connwatch/internal/errclass"
+)
+
+// ReadFrom copies from r into the conn until r reports EOF or an error, and
+// returns the number of bytes written. It hands the copy to the wrapped
+// conn's ReadFrom, so the kernel's zero-copy paths survive wrapping:
+// sendfile when r is a file, splice when r is a TCP or Unix conn or a
+// tracked conn over one. Every byte is counted, on r too when r is a tracked
+// conn; a nil error then also records r's PeerClosed.
+//
+// On the zero-copy paths the kernel does not say which end failed. The
+// error is recorded on r when r's socket is found reset or closed by a
+// non-consuming peek (or r's read deadline set through the wrapper has
+// passed), else on this conn; a broken pipe is always this conn's.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	s := c.s
+	rf, ok := c.inner.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(writerOnly{c}, r)
+	}
+	src, from, lr := unwrapSource(r)
+	n, err := rf.ReadFrom(src)
+	if lr != nil {
+		lr.N -= n
+	}
+	if n > 0 {
+		s.countWrite(n)
+		if from != nil {
+			from.countRead(n)
+		}
+	}
+	switch {
+	case err != nil:
+		copyFailed(err, s, from, src)
+	case from != nil && (lr == nil || lr.N > 0):
+		from.peerClosed()
+	}
+	if err == nil && s.flags.Load()&flagTimedOut != 0 {
+		s.clearTimedOut()
+	}
+	return n, err
+}
+
+// unwrapSource replaces a tracked conn (alone or under an io.LimitedReader)
+// by its inner conn, which the kernel's splice recognizes. It returns the
+// tracked conn's core and the caller's LimitedReader to update.
+func unwrapSource(r io.Reader) (src io.Reader, from *core, lr *io.LimitedReader) {
+	switch v := r.(type) {
+	case *Conn:
+		return v.inner, v.s, nil
+	case *io.LimitedReader:
+		if t, ok := v.R.(*Conn); ok {
+			return &io.LimitedReader{R: t.inner, N: v.N}, t.s, v
+		}
+	}
+	return r, nil, nil
+}
+
+// WriteTo copies from the conn into w until EOF or an error, and returns
+// the number of bytes read. A nil error means the peer sent EOF (recorded as
+// PeerClosed). When w is a tracked conn the copy is handed to w's ReadFrom,
+// so TCP-to-TCP copies keep splice; otherwise it is handed to the wrapped
+// conn's WriteTo (splice into Unix sockets and files). Every byte is
+// counted. Errors that w returns are not recorded on this conn.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	if dst, ok := w.(*Conn); ok {
+		if _, ok := dst.inner.(io.ReaderFrom); ok {
+			return dst.ReadFrom(c)
+		}
+	}
+	wt, ok := c.inner.(io.WriterTo)
+	if !ok {
+		return io.Copy(w, readerOnly{c})
+	}
+	s := c.s
+	n, err := wt.WriteTo(w)
+	if n > 0 {
+		s.countRead(n)
+	}
+	if err != nil {
+		copyFailed(err, nil, s, c.inner)
+	} else {
+		s.peerClosed()
+		if s.flags.Load()&flagTimedOut != 0 {
+			s.clearTimedOut()
+		}
+	}
+	return n, err
+}
+
+// copyFailed records err, returned by a copy from src to dst that the
+// kernel may have done without telling which end failed, on the end it came
+// from. dst or src is nil when that end is not tracked; srcRaw is the
+// source as given to the inner conn, peeked at to see whether it died.
+func copyFailed(err error, dst, src *core, srcRaw any) {
+	switch errclass.Classify(err) {
+	case errclass.None, errclass.Closed:
+	case errclass.BrokenPipe:
+		if dst != nil {
+			dst.fail(err, false) // only writing breaks a pipe
+		}
+	case errclass.Deadline:
+		// Only a deadline set through the wrapper tells which end it was.
+		if dst != nil && deadlinePassed(dst.wdeadline.Load()) {
+			dst.setTimedOut()
+		} else if src != nil && deadlinePassed(src.rdeadline.Load()) {
+			src.setTimedOut()
+		}
+	default:
+		switch peek(srcRaw) {
+		case LivenessReset, LivenessPeerClosed:
+			if src != nil {
+				src.fail(err, true)
+			}
+		default:
+			if dst != nil {
+				dst.fail(err, false)
+			}
+		}
+	}
+}
+
+// writerOnly and readerOnly hide ReadFrom and WriteTo, so that io.Copy
+// falls back to plain Read and Write calls instead of recursing.
+type writerOnly struct{ io.Writer }
+
+type readerOnly struct{ io.Reader }

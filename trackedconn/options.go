@@ -1,0 +1,145 @@
+package trackedconn
+
+// Hook receives the lifecycle events of tracked conns. ConnEvent runs
+// synchronously on the goroutine that caused the transition (the one calling
+// Read, Write, Close, Probe, ..., or the runtime's cleanup goroutine for
+// EventLeak), after the state was updated. Hooks are for light side effects
+// such as metrics and logs: they must not block and must not call Close on the
+// conn from EventClose. EventClose is the last event of a conn: when a
+// transition raced with Close and its hooks are still running on another
+// goroutine, EventClose runs on that goroutine after them, and Close may
+// return before it ran. A panicking hook is recovered and logged with
+// log/slog; it does not break the conn, the Close or the other hooks.
+type Hook interface {
+	ConnEvent(e Event, s State)
+}
+
+// HookFunc adapts a function to the Hook interface.
+type HookFunc func(e Event, s State)
+
+// ConnEvent calls f(e, s).
+func (f HookFunc) ConnEvent(e Event, s State) { f(e, s) }
+
+// An Option configures tracked conns. The same options are accepted by Wrap,
+// listener.Listen, listener.Wrap, dialer.New and dialer.Wrap. Options are
+// applied in order: WithHook adds to the hooks given before it, the other
+// options override earlier ones of their kind.
+type Option interface {
+	apply(*config)
+}
+
+// config is the immutable configuration shared by every conn wrapped with
+// the same options.
+type config struct {
+	name  string
+	side  Side
+	hooks []Hook
+	group *Group
+	leak  bool
+}
+
+func (c *config) apply(dst *config) {
+	if c.name != "" {
+		dst.name = c.name
+	}
+	if c.side != SideUnknown {
+		dst.side = c.side
+	}
+	if c.group != nil {
+		dst.group = c.group
+	}
+	dst.leak = dst.leak || c.leak
+	dst.hooks = append(dst.hooks[:len(dst.hooks):len(dst.hooks)], c.hooks...)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// noOptions is the configuration of a bare Wrap(c).
+var noOptions = &config{}
+
+// newConfig merges opts. It allocates only when opts is not already a
+// single merged Options value.
+func newConfig(opts []Option) *config {
+	switch len(opts) {
+	case 0:
+		return noOptions
+	case 1:
+		if c, ok := opts[0].(*config); ok {
+			return c
+		}
+	}
+	c := new(config)
+	for _, o := range opts {
+		if o == nil {
+			panic("trackedconn: nil Option")
+		}
+		o.apply(c)
+	}
+	return c
+}
+
+// Options merges opts into one Option. Wrapping many conns with one merged
+// Option shares a single configuration between them instead of building one
+// per conn; listener and dialer do this.
+func Options(opts ...Option) Option {
+	c := new(config)
+	for _, o := range opts {
+		if o == nil {
+			panic("trackedconn: nil Option")
+		}
+		o.apply(c)
+	}
+	return c
+}
+
+// WithName names the conns, for logs and metrics (State.Name). It overrides
+// an earlier WithName.
+func WithName(name string) Option {
+	return optionFunc(func(c *config) { c.name = name })
+}
+
+// WithSide sets State.Side. listener and dialer set it for their conns;
+// use it when wrapping conns that were accepted or dialed elsewhere.
+func WithSide(s Side) Option {
+	if s > SideClient {
+		panic("trackedconn: WithSide: invalid Side " + s.String())
+	}
+	return optionFunc(func(c *config) { c.side = s })
+}
+
+// WithHook adds h to the hooks of the conns. It may be given several times;
+// hooks run in the order they were given. WithHook(nil) and
+// WithHook(HookFunc(nil)) panic.
+func WithHook(h Hook) Option {
+	if f, ok := h.(HookFunc); h == nil || ok && f == nil {
+		panic("trackedconn: WithHook(nil)")
+	}
+	return optionFunc(func(c *config) { c.hooks = append(c.hooks[:len(c.hooks):len(c.hooks)], h) })
+}
+
+// WithGroup puts the conns in g from wrap until they close (or leak).
+// It overrides an earlier WithGroup. WithGroup(nil) panics.
+func WithGroup(g *Group) Option {
+	if g == nil {
+		panic("trackedconn: WithGroup(nil)")
+	}
+	return optionFunc(func(c *config) { c.group = g })
+}
+
+// WithLeakDetection turns on leak detection: a conn that becomes unreachable
+// without Close is reclaimed by the runtime's cleanup: its inner conn is
+// closed (so the descriptor and the peer are released), it leaves its Group,
+// and EventLeak then EventClose fire with Cause CauseLeak. State.Origin
+// records where the conn was wrapped. It costs a stack capture and three
+// more allocations per conn (the stack and runtime.AddCleanup's two).
+//
+// The cleanup, and with it the hooks of EventLeak and EventClose, runs on
+// the runtime's cleanup goroutine: a slow inner Close (a *tls.Conn sending
+// close_notify to a stalled peer) delays the other cleanups of the program.
+// A leaked conn is found only when the garbage collector runs, so reports
+// come late (or never, in a program that does not allocate).
+func WithLeakDetection() Option {
+	return optionFunc(func(c *config) { c.leak = true })
+}

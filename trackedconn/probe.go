@@ -1,0 +1,227 @@
+package trackedconn
+
+import (
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"syscall"
+)
+
+// Probe reports whether the conn is still alive, without blocking and
+// without consuming data. It is safe to call concurrently with Read, Write
+// and Close, also while another goroutine is blocked in Read and whatever
+// the deadlines.
+//
+// It answers from the recorded state first, without a system call:
+// LivenessClosed once Close was called, LivenessReset once a reset was seen,
+// LivenessPeerClosed once a read returned io.EOF. Otherwise, when the
+// wrapped conn, or a conn under it reached through NetConn methods (as for
+// *tls.Conn), has a stream socket, it peeks at one byte with
+// recv(MSG_PEEK|MSG_DONTWAIT), run through the raw conn's Control:
+//
+//	nothing to read          LivenessOpen
+//	data waiting             LivenessReadable (on Linux, a FIN queued behind
+//	                         the data also sets State.PeerClosed)
+//	FIN, nothing before it   LivenessPeerClosed
+//	ECONNRESET, ECONNABORTED LivenessReset
+//
+// A FIN or reset found this way is recorded in State (PeerClosed, Reset,
+// and the Cause a later Close decides) and fires EventPeerClosed or
+// EventReset on the calling goroutine.
+//
+// A probe costs one system call (on Linux, a second one, TCP_INFO, when
+// data is waiting and no FIN is recorded yet) and, once the conn has been
+// probed, no allocation on Linux.
+//
+// Probe returns LivenessUnknown where nothing can be learned without
+// blocking or consuming: on Windows, for conns without a descriptor
+// (net.Pipe, custom conns) or that are not stream sockets (UDP), after a
+// Read or Write failed with an error other than io.EOF, a reset or a
+// deadline (a TLS alert, ETIMEDOUT when keepalive gave up, ...), and after
+// CloseRead (except for TCP on Linux, where the TCP state still tells open
+// from peer-closed). It never guesses LivenessOpen.
+//
+// Probe sees the socket, not the conns above it. Bytes already buffered
+// inside a *tls.Conn or a bufio.Reader are invisible to it (a conn may say
+// LivenessOpen while a Read would return data at once). TLS records that
+// carry no application data, such as session tickets or the peer's
+// close_notify alert, make the socket LivenessReadable. A peer that
+// vanished without sending FIN or RST (power loss, a dropped route, a NAT
+// that forgot the flow) looks LivenessOpen until keepalive or
+// retransmission gives up; a timeout-based check cannot tell either. On
+// Linux the kernel reports a reset to one receive only: after Probe has
+// seen it, a Read returns io.EOF instead of ECONNRESET, while State.Reset
+// and the Cause keep the reset.
+func (c *Conn) Probe() Liveness {
+	l := c.s.probeLiveness()
+	runtime.KeepAlive(c) // the leak detector must not close the conn mid-probe
+	return l
+}
+
+// recordedLiveness answers Probe from the flags, if they tell.
+func recordedLiveness(f uint32) (Liveness, bool) {
+	switch {
+	case f&flagClosing != 0:
+		return LivenessClosed, true
+	case f&flagReset != 0:
+		return LivenessReset, true
+	case f&flagEOF != 0:
+		return LivenessPeerClosed, true
+	case Cause(f>>termShift&causeMask) == CauseError:
+		// The kernel may have handed the error to that operation and
+		// forgotten it: a peek would now see a harmless-looking EOF.
+		return LivenessUnknown, true
+	}
+	return LivenessUnknown, false
+}
+
+func (s *core) probeLiveness() Liveness {
+	f := s.flags.Load()
+	if l, ok := recordedLiveness(f); ok {
+		return l
+	}
+	p := s.prober()
+	if p.rc == nil {
+		return LivenessUnknown
+	}
+	r, ok := p.run(f&flagReadShut != 0, f&flagPeerClosed != 0)
+	if !ok {
+		// The descriptor is gone, maybe closed by a concurrent Close.
+		if s.flags.Load()&flagClosing != 0 {
+			return LivenessClosed
+		}
+		return LivenessUnknown
+	}
+	// A probe is not a Read: it leaves TimedOut alone.
+	switch r.l {
+	case LivenessReadable:
+		if r.fin {
+			s.transition(flagPeerClosed, 0, flagPeerClosed, CausePeer, EventPeerClosed)
+		}
+	case LivenessPeerClosed:
+		s.transition(flagPeerClosed|flagEOF, 0, flagPeerClosed, CausePeer, EventPeerClosed)
+	case LivenessReset:
+		s.transition(flagReset, 0, flagReset, CauseReset, EventReset)
+	case LivenessUnknown:
+		if r.err != nil {
+			// The kernel handed the socket's pending error (ETIMEDOUT,
+			// EHOSTUNREACH, ...) to the peek; keep it in State.
+			s.fail(r.err, true)
+		}
+	}
+	return r.l
+}
+
+// prober peeks at one socket. Its peek function is bound once, so that a
+// probe does not allocate; mu serializes the probes that share it.
+type prober struct {
+	rc  syscall.RawConn // nil: nothing to peek at
+	fn  func(fd uintptr)
+	tcp bool // a TCP socket (Linux consults TCP_INFO)
+
+	mu       sync.Mutex
+	readShut bool        // in: CloseRead was called on this side
+	finKnown bool        // in: the peer's FIN is recorded already
+	res      probeResult // out
+	buf      [1]byte
+}
+
+// probeResult is what one peek found.
+type probeResult struct {
+	l   Liveness
+	fin bool  // with LivenessReadable: the peer's FIN is queued behind the data
+	err error // with LivenessUnknown: a pending socket error the peek consumed
+}
+
+// noProber stands for a conn without a stream socket.
+var noProber = &prober{}
+
+// newProber returns a prober for rc, or noProber if rc is not a stream
+// socket that can be peeked at on this platform.
+func newProber(rc syscall.RawConn) *prober {
+	k := sockUnknown
+	if err := rc.Control(func(fd uintptr) { k = sockKindOf(fd) }); err != nil || k == sockUnknown {
+		return noProber
+	}
+	p := &prober{rc: rc, tcp: k == sockTCP}
+	p.fn = p.peek
+	return p
+}
+
+// sockKind is the kind of socket a prober works on.
+type sockKind uint8
+
+const (
+	sockUnknown sockKind = iota // not a stream socket, or no peeking here
+	sockStream                  // a stream socket (Unix, or TCP where the kind is not told)
+	sockTCP                     // a TCP socket
+)
+
+// prober returns the conn's cached prober, finding the socket on first use.
+func (s *core) prober() *prober {
+	if p := s.probe.Load(); p != nil {
+		return p
+	}
+	p := noProber
+	if rc := rawConnOf(s.inner); rc != nil {
+		p = newProber(rc)
+	}
+	s.probe.CompareAndSwap(nil, p)
+	return s.probe.Load()
+}
+
+// run peeks once. It reports false if the raw conn refused (the
+// descriptor is closed).
+func (p *prober) run(readShut, finKnown bool) (probeResult, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.readShut, p.finKnown = readShut, finKnown
+	p.res = probeResult{}
+	if err := p.rc.Control(p.fn); err != nil {
+		return probeResult{}, false
+	}
+	return p.res, true
+}
+
+// peek probes x (an io.Reader or io.Writer given to a copy) once; it is
+// LivenessUnknown if x has no stream socket. It records nothing.
+func peek(x any) Liveness {
+	rc := rawConnOf(x)
+	if rc == nil {
+		return LivenessUnknown
+	}
+	p := newProber(rc)
+	if p.rc == nil {
+		return LivenessUnknown
+	}
+	r, _ := p.run(false, false)
+	return r.l
+}
+
+// rawConnOf finds the raw conn of x, looking through tracked conns, NetConn
+// methods (*tls.Conn and other wrappers) and io.LimitedReader (io.CopyN).
+// It returns nil if there is none.
+func rawConnOf(x any) syscall.RawConn {
+	for range 8 { // wrappers of wrappers, but never a cycle
+		switch v := x.(type) {
+		case *Conn:
+			x = v.inner
+			continue
+		case *io.LimitedReader:
+			x = v.R
+			continue
+		}
+		if sc, ok := x.(syscall.Conn); ok {
+			if rc, err := sc.SyscallConn(); err == nil {
+				return rc
+			}
+		}
+		nc, ok := x.(interface{ NetConn() net.Conn })
+		if !ok {
+			return nil
+		}
+		x = nc.NetConn()
+	}
+	return nil
+}
