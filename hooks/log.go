@@ -1,0 +1,112 @@
+package hooks
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/connwatch/connwatch/trackedconn"
+)
+
+// Log returns a hook that logs conn events to l, one structured line per
+// event, with the message "conn " followed by the event's name ("conn open",
+// "conn close", ...):
+//
+//   - EventOpen and EventClose at slog.LevelInfo;
+//   - EventPeerClosed, EventReadShut, EventWriteShut and EventReset at
+//     slog.LevelDebug, since EventClose repeats them in its flags;
+//   - EventLeak at slog.LevelWarn, with the stack that opened the conn.
+//
+// Every line has the attributes id, side, name, local and remote (addresses
+// as strings). Close and leak lines add cause, age, read and written (byte
+// counts) and flags, the set State booleans among "peer-closed",
+// "read-shut", "write-shut", "reset" and "timed-out", joined with commas.
+//
+// If l is nil, Log uses slog.Default() as of each event. Lines below the
+// logger's level cost one Enabled call.
+func Log(l *slog.Logger) trackedconn.Hook {
+	return logHook{l}
+}
+
+type logHook struct{ l *slog.Logger }
+
+func (h logHook) ConnEvent(e trackedconn.Event, s trackedconn.State) {
+	l := h.l
+	if l == nil {
+		l = slog.Default()
+	}
+	level := slog.LevelDebug
+	switch e {
+	case trackedconn.EventOpen, trackedconn.EventClose:
+		level = slog.LevelInfo
+	case trackedconn.EventLeak:
+		level = slog.LevelWarn
+	}
+	ctx := context.Background()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 11)
+	attrs = append(attrs,
+		slog.Uint64("id", s.ID),
+		slog.String("side", s.Side.String()),
+		slog.String("name", s.Name),
+		slog.String("local", addrString(s.LocalAddr)),
+		slog.String("remote", addrString(s.RemoteAddr)),
+	)
+	if e == trackedconn.EventClose || e == trackedconn.EventLeak {
+		attrs = append(attrs,
+			slog.String("cause", s.Cause.String()),
+			slog.Duration("age", s.Age()),
+			slog.Int64("read", s.BytesRead),
+			slog.Int64("written", s.BytesWritten),
+			slog.String("flags", flags(s)),
+		)
+	}
+	if e == trackedconn.EventLeak && len(s.Origin) > 0 {
+		attrs = append(attrs, slog.String("origin", s.Origin.String()))
+	}
+	l.LogAttrs(ctx, level, logMessage(e), attrs...)
+}
+
+var logMessages = func() (m [numEvents]string) {
+	for i := range m {
+		m[i] = "conn " + trackedconn.Event(i).String()
+	}
+	return m
+}()
+
+func logMessage(e trackedconn.Event) string {
+	if int(e) < numEvents {
+		return logMessages[e]
+	}
+	return "conn " + e.String()
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// flags lists the set State booleans other than Closed.
+func flags(s trackedconn.State) string {
+	var b strings.Builder
+	add := func(set bool, name string) {
+		if !set {
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(name)
+	}
+	add(s.PeerClosed, "peer-closed")
+	add(s.ReadShut, "read-shut")
+	add(s.WriteShut, "write-shut")
+	add(s.Reset, "reset")
+	add(s.TimedOut, "timed-out")
+	return b.String()
+}

@@ -1,0 +1,148 @@
+package listener_test
+
+import (
+	"context"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/listener"
+)
+
+type dialFunc = func(ctx context.Context, network, address string) (net.Conn, error)
+
+// BenchmarkChurn measures one conn's life over loopback TCP: dial, accept,
+// close both ends. impl=raw uses net.Listen and a net.Dialer; impl=tracked
+// the same through listener.Listen and dialer.New (no hooks: the cost of
+// tracking itself). The server side's Close runs on the benchmark
+// goroutine, so that the close is inside the measured op.
+func BenchmarkChurn(b *testing.B) {
+	b.Run("impl=raw", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var d net.Dialer
+		churn(b, ln, d.DialContext)
+	})
+	b.Run("impl=tracked", func(b *testing.B) {
+		ln, err := listener.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		churn(b, ln, dialer.New().DialContext)
+	})
+}
+
+func churn(b *testing.B, ln net.Listener, dial dialFunc) {
+	cl := startChurner(ln, dial)
+	defer cl.stop()
+	b.ReportAllocs()
+	for b.Loop() {
+		cl.once(b)
+	}
+	b.StopTimer()
+}
+
+// BenchmarkChurnInterleaved runs the raw and tracked churn of
+// BenchmarkChurn in alternating rounds of churnRound conns, so that both
+// see the same machine load and the same number of sockets in TIME_WAIT,
+// and reports the median over rounds of the tracked/raw time ratio (the
+// DESIGN target is tracked/raw conns/s >= 0.95, that is a time ratio <=
+// 1/0.95 = 1.053). An op is one raw and one tracked conn.
+func BenchmarkChurnInterleaved(b *testing.B) {
+	rawLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var nd net.Dialer
+	raw := startChurner(rawLn, nd.DialContext)
+	defer raw.stop()
+	trackedLn, err := listener.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tracked := startChurner(trackedLn, dialer.New().DialContext)
+	defer tracked.stop()
+
+	const churnRound = 100
+	var ratios []float64
+	var rawTotal, trackedTotal time.Duration
+	round := func(c *churner, n int) time.Duration {
+		start := time.Now()
+		for range n {
+			c.once(b)
+		}
+		return time.Since(start)
+	}
+	for i := 0; i < b.N; i += churnRound {
+		n := min(churnRound, b.N-i)
+		var r, t time.Duration
+		if len(ratios)%2 == 0 { // alternate which goes first
+			r = round(raw, n)
+			t = round(tracked, n)
+		} else {
+			t = round(tracked, n)
+			r = round(raw, n)
+		}
+		rawTotal += r
+		trackedTotal += t
+		ratios = append(ratios, float64(t)/float64(r))
+	}
+	b.StopTimer()
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "tracked/raw")
+	b.ReportMetric(float64(rawTotal.Nanoseconds())/float64(b.N), "raw-ns/conn")
+	b.ReportMetric(float64(trackedTotal.Nanoseconds())/float64(b.N), "tracked-ns/conn")
+}
+
+// churner dials conns to a listener whose accept loop runs in the
+// background.
+type churner struct {
+	ln       net.Listener
+	dial     dialFunc
+	addr     string
+	accepted chan net.Conn
+	done     chan struct{}
+}
+
+func startChurner(ln net.Listener, dial dialFunc) *churner {
+	c := &churner{ln: ln, dial: dial, addr: ln.Addr().String(), accepted: make(chan net.Conn, 1), done: make(chan struct{})}
+	go c.acceptLoop()
+	return c
+}
+
+func (c *churner) acceptLoop() {
+	defer close(c.done)
+	for {
+		s, err := c.ln.Accept()
+		if err != nil {
+			close(c.accepted)
+			return
+		}
+		c.accepted <- s
+	}
+}
+
+// once dials, accepts and closes one conn. The client closes first, so
+// that TIME_WAIT stays on the dialing side, where Linux may reuse it on
+// loopback.
+func (c *churner) once(b *testing.B) {
+	cc, err := c.dial(context.Background(), "tcp", c.addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := <-c.accepted
+	if s == nil {
+		b.Fatal("accept loop ended")
+	}
+	cc.Close()
+	s.Close()
+}
+
+func (c *churner) stop() {
+	c.ln.Close()
+	<-c.done
+}
