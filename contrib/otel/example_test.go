@@ -1,0 +1,69 @@
+package otel_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	connotel "github.com/connwatch/connwatch/contrib/otel"
+	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/listener"
+	"github.com/connwatch/connwatch/trackedconn"
+)
+
+func ExampleNew() {
+	// In a program, the MeterProvider has a periodic reader and an exporter.
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+
+	m, err := connotel.New(mp)
+	if err != nil {
+		panic(err)
+	}
+	ln, err := listener.Listen("tcp", "127.0.0.1:0", trackedconn.WithName("api"), trackedconn.WithHook(m))
+	if err != nil {
+		panic(err)
+	}
+	d := dialer.New(trackedconn.WithName("backend"), trackedconn.WithHook(m))
+	m.TrackDialer("backend", d)
+
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, conn)
+		_ = conn.Close()
+	}()
+	conn, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	_, _ = conn.Write([]byte("hello"))
+	_ = conn.Close()
+	_ = ln.Shutdown(context.Background()) // waits for the server's close
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		panic(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, md := range sm.Metrics {
+			if md.Name != "connwatch.conn.closed" {
+				continue
+			}
+			for _, dp := range md.Data.(metricdata.Sum[int64]).DataPoints {
+				side, _ := dp.Attributes.Value(connotel.KeySide)
+				cause, _ := dp.Attributes.Value(connotel.KeyCause)
+				fmt.Println(side.String(), cause.String(), dp.Value)
+			}
+		}
+	}
+	// Unordered output:
+	// client local 1
+	// server peer 1
+}
