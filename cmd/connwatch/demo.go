@@ -1,0 +1,654 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/hooks"
+	"github.com/connwatch/connwatch/listener"
+	"github.com/connwatch/connwatch/trackedconn"
+)
+
+// Demo timing. Every blocking step of a scenario is bounded by ioTimeout.
+const (
+	ioTimeout     = 5 * time.Second
+	readTimeout   = 50 * time.Millisecond // the timeout scenario's read deadline
+	leakWait      = 5 * time.Second       // how long to collect garbage for the leak
+	probeWait     = 2 * time.Second       // how long to wait for Probe to change its answer
+	closeHookWait = 2 * time.Second       // how long to wait for an EventClose from another goroutine
+)
+
+// scenario is one way for a conn to end, played by a tracked client and a
+// tracked server.
+type scenario struct {
+	Name  string `json:"name"`
+	About string `json:"about"`
+	run   func(d *demo) (client, server uint64, err error)
+}
+
+var scenarios = []scenario{
+	{"local-close", "the client writes and closes; the server closes without reading further", (*demo).localClose},
+	{"peer-close", "the client writes and closes; the server reads to EOF, then closes", (*demo).peerClose},
+	{"half-close", "the client writes and shuts its write side; the server reads to EOF, answers and shuts its own; both close", (*demo).halfClose},
+	{"reset", "the server closes with SO_LINGER 0 (RST); the client's read fails", (*demo).reset},
+	{"timeout", "the client's read hits its deadline and the client closes", (*demo).timeout},
+	{"leak", "the client drops its conn without Close; leak detection reclaims it at a GC", (*demo).leak},
+	{"probe", "the client probes: fresh, after the server wrote, after the server closed, after its own close", (*demo).probe},
+	{"probe-reset", "the client probes after the server's RST", (*demo).probeReset},
+}
+
+// demoRow is one conn of one scenario, as the table and the JSON show it.
+type demoRow struct {
+	Scenario     string   `json:"scenario"`
+	ID           uint64   `json:"id"`
+	Side         string   `json:"side"`
+	ClosedFirst  string   `json:"closed_first"` // "client" or "server": the side that ended its sending first
+	Cause        string   `json:"cause"`
+	Flags        []string `json:"flags"`
+	BytesRead    int64    `json:"bytes_read"`
+	BytesWritten int64    `json:"bytes_written"`
+	AgeMS        float64  `json:"age_ms"`
+}
+
+// probeStep is one answer of Probe in the probe scenarios.
+type probeStep struct {
+	Scenario string `json:"scenario"`
+	Step     string `json:"step"`
+	Liveness string `json:"liveness"`
+}
+
+// leakReport tells where the leaked conn was opened.
+type leakReport struct {
+	ID     uint64 `json:"id"`
+	Origin string `json:"origin"` // the first frame outside connwatch's packages
+	GCs    int    `json:"gcs"`    // garbage collections run until the leak hook fired
+}
+
+// groupStats are the Stats of the demo's listener or of one of its dialers.
+type groupStats struct {
+	Group        string `json:"group"`
+	Opened       uint64 `json:"opened"`
+	Active       uint64 `json:"active"`
+	Closed       uint64 `json:"closed"`
+	BytesRead    uint64 `json:"bytes_read"`
+	BytesWritten uint64 `json:"bytes_written"`
+}
+
+// demoReport is everything the demo shows; -json prints it as it is.
+type demoReport struct {
+	Server    string                 `json:"server"`
+	Scenarios []scenario             `json:"scenarios"`
+	Conns     []demoRow              `json:"conns"`
+	Probe     []probeStep            `json:"probe"`
+	Leak      *leakReport            `json:"leak,omitempty"`
+	Counters  hooks.CountersSnapshot `json:"counters"`
+	Groups    []groupStats           `json:"groups"`
+	Errors    []string               `json:"errors,omitempty"`
+}
+
+// demo holds the tracked server and clients of the scenarios, and what the
+// hooks saw.
+type demo struct {
+	ln       *listener.Listener
+	dial     *dialer.Dialer // the client of every scenario but leak
+	leakDial *dialer.Dialer // the client of the leak scenario, with leak detection
+	counters *hooks.Counters
+	reg      *hooks.Registry
+
+	mu     sync.Mutex
+	final  map[uint64]trackedconn.State // by ID, from EventClose
+	ended  map[uint64]time.Time         // by ID: first CloseWrite, leak or Close
+	leaked chan trackedconn.State       // EventLeak
+	closed chan struct{}                // a tick per EventClose
+
+	probes  []probeStep
+	leakRep *leakReport
+}
+
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("connwatch demo", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON document (conns, Probe answers, counters) instead of tables")
+	const synopsis = "connwatch demo [-json]"
+	const about = "Run every way a conn ends between a tracked server (listener.Listen on\n" +
+		"127.0.0.1:0) and a tracked client (dialer.New), and print what connwatch\n" +
+		"recorded: one row per conn, Probe's answers, and the hooks.Counters totals.\n" +
+		"Exits 0 when every scenario ran."
+	if code, ok := parseFlags(fs, synopsis, about, args, stdout, stderr); !ok {
+		return code
+	}
+
+	rep, err := playDemo()
+	if err != nil {
+		fmt.Fprintf(stderr, "connwatch demo: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "connwatch demo: %v\n", err)
+			return 1
+		}
+	} else {
+		printDemo(stdout, rep)
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(stderr, "connwatch demo: %s\n", e)
+	}
+	if len(rep.Errors) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// playDemo runs every scenario and reports. An error means the demo could
+// not start; a failed scenario is listed in Errors.
+func playDemo() (*demoReport, error) {
+	d := &demo{
+		counters: hooks.NewCounters(),
+		reg:      hooks.New(),
+		final:    map[uint64]trackedconn.State{},
+		ended:    map[uint64]time.Time{},
+		leaked:   make(chan trackedconn.State, 1),
+		closed:   make(chan struct{}, 64),
+	}
+	d.reg.OnClose(d.onClose)
+	d.reg.On(trackedconn.EventWriteShut, d.onEnd)
+	d.reg.On(trackedconn.EventLeak, d.onLeak)
+	hooked := trackedconn.Options(trackedconn.WithHook(d.counters), trackedconn.WithHook(d.reg))
+
+	ln, err := listener.Listen("tcp", "127.0.0.1:0", hooked, trackedconn.WithName("server"))
+	if err != nil {
+		return nil, err
+	}
+	d.ln = ln
+	d.dial = dialer.New(hooked, trackedconn.WithName("client"))
+	d.leakDial = dialer.New(hooked, trackedconn.WithName("client"), trackedconn.WithLeakDetection())
+
+	rep := &demoReport{Server: ln.Addr().String(), Scenarios: scenarios}
+	for _, sc := range scenarios {
+		cid, sid, err := sc.run(d)
+		if err == nil {
+			err = d.waitClosed(cid, sid)
+		}
+		if err != nil {
+			rep.Errors = append(rep.Errors, sc.Name+": "+err.Error())
+			continue
+		}
+		rep.Conns = append(rep.Conns, d.row(sc.Name, cid, sid), d.row(sc.Name, sid, cid))
+	}
+
+	// Close whatever a failed scenario left open, then read the counters.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = ln.Shutdown(ctx)
+
+	rep.Probe = d.probes
+	rep.Leak = d.leakRep
+	rep.Counters = d.counters.Snapshot()
+	rep.Groups = []groupStats{
+		statsOf("listener", ln.Stats()),
+		statsOf("dialer", d.dial.Stats()),
+		statsOf("dialer (leak detection)", d.leakDial.Stats()),
+	}
+	return rep, nil
+}
+
+func (d *demo) onClose(s trackedconn.State) {
+	d.mu.Lock()
+	d.final[s.ID] = s
+	if _, ok := d.ended[s.ID]; !ok {
+		d.ended[s.ID] = time.Now()
+	}
+	d.mu.Unlock()
+	select {
+	case d.closed <- struct{}{}:
+	default:
+	}
+}
+
+func (d *demo) onEnd(s trackedconn.State) {
+	d.mu.Lock()
+	if _, ok := d.ended[s.ID]; !ok {
+		d.ended[s.ID] = time.Now()
+	}
+	d.mu.Unlock()
+}
+
+// onLeak runs on the runtime's cleanup goroutine: it must not block.
+func (d *demo) onLeak(s trackedconn.State) {
+	d.onEnd(s)
+	select {
+	case d.leaked <- s:
+	default:
+	}
+}
+
+// waitClosed waits until EventClose fired for every id. Most conns close
+// on the demo's goroutine; a leaked one closes on the runtime's cleanup
+// goroutine.
+func (d *demo) waitClosed(ids ...uint64) error {
+	deadline := time.After(closeHookWait)
+	for {
+		d.mu.Lock()
+		missing := slices.IndexFunc(ids, func(id uint64) bool { _, ok := d.final[id]; return !ok })
+		d.mu.Unlock()
+		if missing < 0 {
+			return nil
+		}
+		select {
+		case <-d.closed:
+		case <-deadline:
+			return fmt.Errorf("conn %d: no EventClose after %v", ids[missing], closeHookWait)
+		}
+	}
+}
+
+// row describes conn id as the final State and the hooks tell; peer is the
+// other end of the same connection.
+func (d *demo) row(name string, id, peer uint64) demoRow {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := d.final[id]
+	first := s.Side
+	if d.ended[peer].Before(d.ended[id]) {
+		first = d.final[peer].Side
+	}
+	return demoRow{
+		Scenario:     name,
+		ID:           s.ID,
+		Side:         s.Side.String(),
+		ClosedFirst:  first.String(),
+		Cause:        s.Cause.String(),
+		Flags:        stateFlags(s),
+		BytesRead:    s.BytesRead,
+		BytesWritten: s.BytesWritten,
+		AgeMS:        float64(s.Age().Microseconds()) / 1000,
+	}
+}
+
+// pair dials the server and accepts the conn. Every Read and Write
+// on both ends is bounded by ioTimeout.
+func (d *demo) pair() (client, server *trackedconn.Conn, err error) {
+	c, err := d.dial.Dial("tcp", d.ln.Addr().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	client = c.(*trackedconn.Conn)
+	server, err = d.accept()
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	deadline := time.Now().Add(ioTimeout)
+	client.SetDeadline(deadline)
+	server.SetDeadline(deadline)
+	return client, server, nil
+}
+
+// accept accepts the conn that was just dialed: it is in the backlog.
+func (d *demo) accept() (*trackedconn.Conn, error) {
+	c, err := d.ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return c.(*trackedconn.Conn), nil
+}
+
+func (d *demo) localClose() (uint64, uint64, error) {
+	c, s, err := d.pair()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeBoth(c, s)
+	if _, err := c.Write([]byte("hello")); err != nil {
+		return 0, 0, err
+	}
+	if _, err := io.ReadFull(s, make([]byte, 5)); err != nil {
+		return 0, 0, err
+	}
+	c.Close()
+	s.Close() // the client's FIN is there, unread: Cause local on both ends
+	return c.ID(), s.ID(), nil
+}
+
+func (d *demo) peerClose() (uint64, uint64, error) {
+	c, s, err := d.pair()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeBoth(c, s)
+	if _, err := c.Write([]byte("hello")); err != nil {
+		return 0, 0, err
+	}
+	c.Close()
+	if _, err := io.ReadAll(s); err != nil { // until the client's EOF
+		return 0, 0, err
+	}
+	s.Close()
+	return c.ID(), s.ID(), nil
+}
+
+func (d *demo) halfClose() (uint64, uint64, error) {
+	c, s, err := d.pair()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeBoth(c, s)
+	if _, err := c.Write([]byte("request")); err != nil {
+		return 0, 0, err
+	}
+	if err := c.CloseWrite(); err != nil {
+		return 0, 0, err
+	}
+	if _, err := io.ReadAll(s); err != nil { // the request, then EOF
+		return 0, 0, err
+	}
+	if _, err := s.Write([]byte("response")); err != nil {
+		return 0, 0, err
+	}
+	if err := s.CloseWrite(); err != nil {
+		return 0, 0, err
+	}
+	if _, err := io.ReadAll(c); err != nil { // the response, then EOF
+		return 0, 0, err
+	}
+	c.Close()
+	s.Close()
+	return c.ID(), s.ID(), nil
+}
+
+func (d *demo) reset() (uint64, uint64, error) {
+	c, s, err := d.pair()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeBoth(c, s)
+	if err := abort(s); err != nil {
+		return 0, 0, err
+	}
+	n, err := c.Read(make([]byte, 1))
+	if err == nil || errors.Is(err, io.EOF) {
+		return 0, 0, fmt.Errorf("read after the peer's RST: %d bytes, err %v; want a reset", n, err)
+	}
+	c.Close()
+	return c.ID(), s.ID(), nil
+}
+
+func (d *demo) timeout() (uint64, uint64, error) {
+	c, s, err := d.pair()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeBoth(c, s)
+	c.SetReadDeadline(time.Now().Add(readTimeout))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, 0, fmt.Errorf("read past the deadline: err %v; want a timeout", err)
+	}
+	c.Close()
+	if _, err := io.ReadAll(s); err != nil {
+		return 0, 0, err
+	}
+	s.Close()
+	return c.ID(), s.ID(), nil
+}
+
+func (d *demo) leak() (uint64, uint64, error) {
+	cid, err := dialAndDrop(d.leakDial, d.ln.Addr().String())
+	if err != nil {
+		return 0, 0, err
+	}
+	s, err := d.accept()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer s.Close()
+	s.SetDeadline(time.Now().Add(ioTimeout + leakWait))
+
+	// The leak detector is the runtime's cleanup of the dropped *Conn: it
+	// runs once a garbage collection finds the conn unreachable.
+	var st trackedconn.State
+	gcs, start := 0, time.Now()
+wait:
+	for {
+		runtime.GC()
+		gcs++
+		select {
+		case st = <-d.leaked:
+			break wait
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Since(start) > leakWait {
+			return 0, 0, fmt.Errorf("the dropped conn %d was not reclaimed after %d garbage collections in %v "+
+				"(leak detection finds a conn only when the GC sees it unreachable)", cid, gcs, leakWait)
+		}
+	}
+	d.leakRep = &leakReport{ID: st.ID, Origin: userFrame(st.Origin), GCs: gcs}
+
+	if _, err := io.ReadAll(s); err != nil { // "dropped", then the reclaimed conn's FIN
+		return 0, 0, err
+	}
+	s.Close()
+	return cid, s.ID(), nil
+}
+
+// dialAndDrop dials a conn, writes to it and drops it without Close. It
+// returns only the conn's ID, so nothing keeps the conn reachable.
+//
+//go:noinline
+func dialAndDrop(dl *dialer.Dialer, addr string) (uint64, error) {
+	c, err := dl.Dial("tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	tc := c.(*trackedconn.Conn)
+	tc.SetDeadline(time.Now().Add(ioTimeout))
+	if _, err := tc.Write([]byte("dropped")); err != nil {
+		tc.Close()
+		return 0, err
+	}
+	return tc.ID(), nil // no Close: the leak
+}
+
+func (d *demo) probe() (uint64, uint64, error) {
+	c, s, err := d.pair()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeBoth(c, s)
+	d.probed("probe", "fresh conn, nothing sent", c.Probe())
+	if _, err := s.Write([]byte("x")); err != nil {
+		return 0, 0, err
+	}
+	d.probed("probe", "the server wrote 1 byte", probeUntilChange(c))
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		return 0, 0, err
+	}
+	d.probed("probe", "the client read it", c.Probe())
+	s.Close()
+	d.probed("probe", "the server closed (FIN)", probeUntilChange(c))
+	c.Close()
+	d.probed("probe", "the client closed", c.Probe())
+	return c.ID(), s.ID(), nil
+}
+
+func (d *demo) probeReset() (uint64, uint64, error) {
+	c, s, err := d.pair()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeBoth(c, s)
+	if err := abort(s); err != nil {
+		return 0, 0, err
+	}
+	d.probed("probe-reset", "the server closed with SO_LINGER 0 (RST)", probeUntilChange(c))
+	c.Close()
+	return c.ID(), s.ID(), nil
+}
+
+func (d *demo) probed(scenario, step string, l trackedconn.Liveness) {
+	d.probes = append(d.probes, probeStep{Scenario: scenario, Step: step, Liveness: l.String()})
+}
+
+// probeUntilChange probes c until it answers something other than open:
+// the segment the server just sent may still be on its way.
+func probeUntilChange(c *trackedconn.Conn) trackedconn.Liveness {
+	deadline := time.Now().Add(probeWait)
+	for {
+		l := c.Probe()
+		if l != trackedconn.LivenessOpen || time.Now().After(deadline) {
+			return l
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// abort closes c with SO_LINGER 0, so the kernel sends RST instead of FIN.
+// The option is set on the inner conn, reached through NetConn.
+func abort(c *trackedconn.Conn) error {
+	l, ok := c.NetConn().(interface{ SetLinger(sec int) error })
+	if !ok {
+		return fmt.Errorf("%T has no SetLinger", c.NetConn())
+	}
+	if err := l.SetLinger(0); err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+func closeBoth(a, b *trackedconn.Conn) {
+	a.Close()
+	b.Close()
+}
+
+// libPrefix is the import path prefix of connwatch's packages.
+const libPrefix = "github.com/connwatch/connwatch/"
+
+// userFrame returns the first frame of o outside connwatch's library
+// packages, as "function (file:line)".
+func userFrame(o trackedconn.Origin) string {
+	frames := o.Frames()
+	for {
+		f, more := frames.Next()
+		lib := strings.HasPrefix(f.Function, libPrefix) && !strings.HasPrefix(f.Function, libPrefix+"cmd/")
+		if !lib && f.Function != "" {
+			return fmt.Sprintf("%s (%s:%d)", f.Function, filepath.Base(f.File), f.Line)
+		}
+		if !more {
+			return "unknown"
+		}
+	}
+}
+
+// stateFlags lists the set State booleans, as hooks.Log does.
+func stateFlags(s trackedconn.State) []string {
+	flags := []string{}
+	for _, f := range []struct {
+		set  bool
+		name string
+	}{
+		{s.PeerClosed, "peer-closed"},
+		{s.ReadShut, "read-shut"},
+		{s.WriteShut, "write-shut"},
+		{s.Reset, "reset"},
+		{s.TimedOut, "timed-out"},
+	} {
+		if f.set {
+			flags = append(flags, f.name)
+		}
+	}
+	return flags
+}
+
+func statsOf(group string, s trackedconn.Stats) groupStats {
+	return groupStats{group, s.Opened, s.Active, s.Closed, s.BytesRead, s.BytesWritten}
+}
+
+// printDemo writes the report as text tables.
+func printDemo(w io.Writer, rep *demoReport) {
+	fmt.Fprintf(w, "connwatch demo: a tracked server (listener.Listen on %s) and a tracked client (dialer.New)\n\n", rep.Server)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, sc := range rep.Scenarios {
+		fmt.Fprintf(tw, "  %s\t%s\n", sc.Name, sc.About)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nConns (CLOSED FIRST: the side that ended its sending first, by Close, CloseWrite or the leak detector)")
+	fmt.Fprintln(tw, "SCENARIO\tID\tSIDE\tCLOSED FIRST\tCAUSE\tFLAGS\tBYTES R/W\tAGE")
+	for _, r := range rep.Conns {
+		flags := strings.Join(r.Flags, ",")
+		if flags == "" {
+			flags = "-"
+		}
+		age := time.Duration(r.AgeMS * float64(time.Millisecond)).Round(10 * time.Microsecond)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%v\n",
+			r.Scenario, r.ID, r.Side, r.ClosedFirst, r.Cause, flags, r.BytesRead, r.BytesWritten, age)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nProbe (on the client: never blocks, never reads)")
+	fmt.Fprintln(tw, "SCENARIO\tSTEP\tLIVENESS")
+	for _, p := range rep.Probe {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Scenario, p.Step, p.Liveness)
+	}
+	tw.Flush()
+
+	if l := rep.Leak; l != nil {
+		fmt.Fprintf(w, "\nLeak: conn %d was dropped without Close; opened at %s; reclaimed after %d GC(s)\n", l.ID, l.Origin, l.GCs)
+	}
+
+	fmt.Fprintln(w, "\nCounters (hooks.Counters: every event of every conn, in total and by name)")
+	names := make([]string, 0, len(rep.Counters.ByName))
+	for name := range rep.Counters.ByName {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	fmt.Fprint(tw, "COUNT\ttotal")
+	for _, name := range names {
+		fmt.Fprintf(tw, "\t%s", name)
+	}
+	fmt.Fprintln(tw)
+	counts := append([]hooks.ConnCounts{rep.Counters.Total}, make([]hooks.ConnCounts, len(names))...)
+	for i, name := range names {
+		counts[i+1] = rep.Counters.ByName[name]
+	}
+	line := func(label string, get func(hooks.ConnCounts) uint64) {
+		fmt.Fprint(tw, label)
+		for _, c := range counts {
+			fmt.Fprintf(tw, "\t%d", get(c))
+		}
+		fmt.Fprintln(tw)
+	}
+	line("opened", func(c hooks.ConnCounts) uint64 { return c.Opened })
+	line("active", func(c hooks.ConnCounts) uint64 { return c.Active })
+	line("closed", func(c hooks.ConnCounts) uint64 { return c.Closed })
+	for cause := trackedconn.CauseLocal; cause <= trackedconn.CauseLeak; cause++ {
+		line("  by "+cause.String(), func(c hooks.ConnCounts) uint64 { return c.ClosedBy[cause.String()] })
+	}
+	line("peer_closed", func(c hooks.ConnCounts) uint64 { return c.PeerClosed })
+	line("resets", func(c hooks.ConnCounts) uint64 { return c.Resets })
+	line("read_shuts", func(c hooks.ConnCounts) uint64 { return c.ReadShuts })
+	line("write_shuts", func(c hooks.ConnCounts) uint64 { return c.WriteShuts })
+	line("leaks", func(c hooks.ConnCounts) uint64 { return c.Leaks })
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nStats (listener.Stats, dialer.Stats)")
+	fmt.Fprintln(tw, "GROUP\tOPENED\tACTIVE\tCLOSED\tREAD\tWRITTEN")
+	for _, g := range rep.Groups {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", g.Group, g.Opened, g.Active, g.Closed, g.BytesRead, g.BytesWritten)
+	}
+	tw.Flush()
+}
