@@ -192,7 +192,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.inner.RemoteAddr() }
 func (c *Conn) SetDeadline(t time.Time) error {
 	err := c.inner.SetDeadline(t)
 	if err == nil {
-		d := unixNano(t)
+		d := deadlineValue(t)
 		c.s.rdeadline.Store(d)
 		c.s.wdeadline.Store(d)
 	}
@@ -203,7 +203,7 @@ func (c *Conn) SetDeadline(t time.Time) error {
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	err := c.inner.SetReadDeadline(t)
 	if err == nil {
-		c.s.rdeadline.Store(unixNano(t))
+		c.s.rdeadline.Store(deadlineValue(t))
 	}
 	return err
 }
@@ -212,14 +212,24 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 func (c *Conn) SetWriteDeadline(t time.Time) error {
 	err := c.inner.SetWriteDeadline(t)
 	if err == nil {
-		c.s.wdeadline.Store(unixNano(t))
+		c.s.wdeadline.Store(deadlineValue(t))
 	}
 	return err
 }
 
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
+// abortDeadline stands for a deadline that had already passed when it was
+// set: the idiom to interrupt a blocked Read or Write (net/http's server does
+// it to stop its background read), not a timeout.
+const abortDeadline = -1
+
+// deadlineValue is what core keeps of a deadline: 0 for none,
+// abortDeadline, or the deadline in Unix nanoseconds.
+func deadlineValue(t time.Time) int64 {
+	switch {
+	case t.IsZero():
 		return 0
+	case !t.After(time.Now()):
+		return abortDeadline
 	}
 	return t.UnixNano()
 }
@@ -227,7 +237,7 @@ func unixNano(t time.Time) int64 {
 // deadlinePassed reports whether a deadline set through the wrapper has
 // passed.
 func deadlinePassed(d int64) bool {
-	return d != 0 && time.Now().UnixNano() >= d
+	return d == abortDeadline || d != 0 && time.Now().UnixNano() >= d
 }
 
 // NetConn returns the wrapped conn. I/O done on it directly is not tracked.

@@ -535,7 +535,15 @@ func TestBrokenPipeOnWrite(t *testing.T) {
 
 func TestDeadlines(t *testing.T) {
 	t.Parallel()
-	past := func() time.Time { return time.Now().Add(-time.Second) }
+	// expire sets a deadline that is in the future when it is set and has
+	// passed when the operation runs. (A deadline set in the past is an
+	// interruption, not a timeout: see TestDeadlineInThePastInterrupts.)
+	expire := func(t *testing.T, set func(time.Time) error) {
+		t.Helper()
+		d := time.Now().Add(time.Millisecond)
+		require.NoError(t, set(d))
+		time.Sleep(time.Until(d) + time.Millisecond)
+	}
 	expectTimeout := func(t *testing.T, err error, op string) {
 		t.Helper()
 		require.ErrorIs(t, err, os.ErrDeadlineExceeded, "%s with an expired deadline", op)
@@ -549,14 +557,14 @@ func TestDeadlines(t *testing.T) {
 		wantCause trackedconn.Cause
 	}{
 		{"read timeout, then Close", func(t *testing.T, c *trackedconn.Conn, peer net.Conn) {
-			require.NoError(t, c.SetReadDeadline(past()))
+			expire(t, c.SetReadDeadline)
 			_, err := c.Read(make([]byte, 1))
 			expectTimeout(t, err, "Read")
 			assert.True(t, c.State().TimedOut, "TimedOut after a read timeout")
 			assert.False(t, c.IsClosed(), "a timeout does not close the conn")
 		}, trackedconn.CauseTimeout},
 		{"read timeout, then a successful Read", func(t *testing.T, c *trackedconn.Conn, peer net.Conn) {
-			require.NoError(t, c.SetReadDeadline(past()))
+			expire(t, c.SetReadDeadline)
 			_, err := c.Read(make([]byte, 1))
 			expectTimeout(t, err, "Read")
 			require.True(t, c.State().TimedOut, "TimedOut after a read timeout")
@@ -568,7 +576,7 @@ func TestDeadlines(t *testing.T) {
 			assert.False(t, c.State().TimedOut, "a successful Read must clear TimedOut")
 		}, trackedconn.CauseLocal},
 		{"write timeout, then Close", func(t *testing.T, c *trackedconn.Conn, peer net.Conn) {
-			require.NoError(t, c.SetWriteDeadline(past()))
+			expire(t, c.SetWriteDeadline)
 			n, err := c.Write([]byte("x"))
 			expectTimeout(t, err, "Write")
 			assert.Equal(t, 0, n)
@@ -576,7 +584,7 @@ func TestDeadlines(t *testing.T) {
 			assert.Equal(t, int64(0), c.State().BytesWritten, "BytesWritten after a failed Write")
 		}, trackedconn.CauseTimeout},
 		{"write timeout, then a successful Write", func(t *testing.T, c *trackedconn.Conn, peer net.Conn) {
-			require.NoError(t, c.SetWriteDeadline(past()))
+			expire(t, c.SetWriteDeadline)
 			_, err := c.Write([]byte("x"))
 			expectTimeout(t, err, "Write")
 			require.True(t, c.State().TimedOut, "TimedOut after a write timeout")
@@ -588,7 +596,7 @@ func TestDeadlines(t *testing.T) {
 			require.NoError(t, err)
 		}, trackedconn.CauseLocal},
 		{"SetDeadline timeout, then EOF", func(t *testing.T, c *trackedconn.Conn, peer net.Conn) {
-			require.NoError(t, c.SetDeadline(past()))
+			expire(t, c.SetDeadline)
 			_, err := c.Read(make([]byte, 1))
 			expectTimeout(t, err, "Read")
 			require.NoError(t, c.SetDeadline(time.Time{}))
@@ -603,7 +611,7 @@ func TestDeadlines(t *testing.T) {
 			require.NoError(t, peer.Close())
 			_, err := c.Read(make([]byte, 1))
 			require.ErrorIs(t, err, io.EOF)
-			require.NoError(t, c.SetReadDeadline(past()))
+			expire(t, c.SetReadDeadline)
 			_, err = c.Read(make([]byte, 1))
 			expectTimeout(t, err, "Read")
 			assert.True(t, c.State().TimedOut, "TimedOut")
@@ -999,5 +1007,36 @@ func TestAllocs(t *testing.T) {
 	assert.LessOrEqual(t, perConn, 320.0, "DESIGN.md allows 320 bytes per Wrap")
 	for _, c := range keep {
 		c.Close()
+	}
+}
+
+// Regression: net/http interrupts its background read with a deadline in the
+// past (SetReadDeadline(aLongTimeAgo)); that used to mark every conn the
+// server closed on purpose as TimedOut, with Cause timeout.
+func TestDeadlineInThePastInterrupts(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		deadline    func() time.Time
+		wantTimeout bool
+		wantCause   trackedconn.Cause
+	}{
+		{"past deadline interrupts", func() time.Time { return time.Unix(1, 0) }, false, trackedconn.CauseLocal},
+		{"future deadline times out", func() time.Time { return time.Now().Add(20 * time.Millisecond) }, true, trackedconn.CauseTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, _ := tcpPair(t)
+			c, _ := wrapRec(client)
+			readErr := make(chan error, 1)
+			go func() {
+				_, err := c.Read(make([]byte, 1))
+				readErr <- err
+			}()
+			require.NoError(t, c.SetReadDeadline(tc.deadline()))
+			err := <-readErr
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded, "Read must return the deadline error unchanged")
+			assert.Equal(t, tc.wantTimeout, c.State().TimedOut, "State().TimedOut")
+			require.NoError(t, c.Close())
+			assert.Equal(t, tc.wantCause, c.State().Cause, "Cause after Close")
+		})
 	}
 }

@@ -107,9 +107,9 @@ func copyFailed(err error, dst, src *core, srcRaw any) {
 	case errclass.Deadline:
 		// Only a deadline set through the wrapper tells which end it was.
 		if dst != nil && deadlinePassed(dst.wdeadline.Load()) {
-			dst.setTimedOut()
+			dst.deadlineHit(false)
 		} else if src != nil && deadlinePassed(src.rdeadline.Load()) {
-			src.setTimedOut()
+			src.deadlineHit(true)
 		}
 	default:
 		switch peek(srcRaw) {

@@ -42,6 +42,12 @@
 // after the first Close (an io.EOF returned to a Read racing with Close, for
 // example) are not recorded: State after EventClose is final.
 //
+// A deadline that has already passed when it is set (SetReadDeadline of a
+// time in the past) is how Go code interrupts a blocked Read or Write on
+// purpose: net/http's server does it after every response it closes. The
+// operation it ends is an interruption, not a timeout: it records nothing,
+// and TimedOut stays as it was.
+//
 // IsClosed is true once no more I/O is possible: Closed, or Reset, or
 // PeerClosed and WriteShut, or ReadShut and WriteShut.
 //

@@ -210,9 +210,10 @@ func TestProbeIgnoresExpiredReadDeadline(t *testing.T) {
 	plRequirePeeks(t)
 	c, s := tcpPair(t)
 	tc := trackedconn.Wrap(c)
-	require.NoError(t, tc.SetReadDeadline(time.Now().Add(-time.Second)), "SetReadDeadline")
+	require.NoError(t, tc.SetReadDeadline(time.Now().Add(5*time.Millisecond)), "SetReadDeadline")
 	_, err := tc.Read(make([]byte, 1))
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "Read past the deadline")
+	require.True(t, tc.State().TimedOut, "TimedOut after the read deadline passed")
 
 	assert.Equal(t, trackedconn.LivenessOpen, plProbeWithin(t, tc), "Probe() with an expired read deadline")
 	_, err = s.Write([]byte("y"))

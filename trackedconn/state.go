@@ -35,7 +35,7 @@ type State struct {
 	ReadShut   bool  // CloseRead was called on this side
 	WriteShut  bool  // CloseWrite was called on this side
 	Reset      bool  // the conn was reset (ECONNRESET/ECONNABORTED) or the pipe broke (EPIPE)
-	TimedOut   bool  // the latest failed Read/Write hit a deadline; a later successful one clears it
+	TimedOut   bool  // the latest failed Read/Write hit a deadline; a later successful one clears it (see package doc for deadlines set in the past)
 	Cause      Cause // why the conn ended; CauseNone while open
 
 	// Origin is where the conn was wrapped. It is recorded only with
@@ -149,8 +149,8 @@ type core struct {
 	lastRead  atomic.Int64 // mono
 	lastWrite atomic.Int64 // mono
 	closedAt  atomic.Int64 // mono
-	rdeadline atomic.Int64 // read deadline set through the wrapper, Unix ns; 0 none
-	wdeadline atomic.Int64 // write deadline set through the wrapper, Unix ns; 0 none
+	rdeadline atomic.Int64 // read deadline set through the wrapper (deadlineValue)
+	wdeadline atomic.Int64 // write deadline set through the wrapper (deadlineValue)
 
 	id     uint64
 	opened int64 // mono
@@ -267,6 +267,19 @@ func (s *core) doneEmitting() {
 	}
 }
 
+// deadlineHit records a Read (read is true) or Write that failed on its
+// deadline. A deadline set in the past interrupted the operation on
+// purpose: that records nothing.
+func (s *core) deadlineHit(read bool) {
+	d := &s.wdeadline
+	if read {
+		d = &s.rdeadline
+	}
+	if d.Load() != abortDeadline {
+		s.setTimedOut()
+	}
+}
+
 // setTimedOut records that the latest failed operation hit a deadline.
 func (s *core) setTimedOut() {
 	for {
@@ -294,7 +307,7 @@ func (s *core) fail(err error, read bool) {
 	case errclass.None, errclass.Closed:
 		// A local close is recorded by Close itself.
 	case errclass.Deadline:
-		s.setTimedOut()
+		s.deadlineHit(read)
 	case errclass.EOF:
 		if !read {
 			s.recordError()

@@ -125,10 +125,10 @@ func selfTest(ln *listener.Listener, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stderr, "selftest: 3 keep-alive requests, then the client closed its idle conn")
 
 	// "Connection: close": the server closes after the response. Its
-	// Cause is local, peer or timeout: net/http flushes the response while
-	// a background read of the conn is pending, which may see the client's
-	// EOF first (peer), and then stops that read with a read deadline in
-	// the past, which the conn records (timeout).
+	// Cause is local or peer: net/http flushes the response while a
+	// background read of the conn is pending, which may see the client's
+	// EOF first (peer). It stops that read with a read deadline in the
+	// past, which the conn takes as an interruption, not a timeout.
 	if err := get(client, base+"/", true); err != nil {
 		return err
 	}

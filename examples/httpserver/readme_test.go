@@ -49,7 +49,9 @@ func Example_httpServer() {
 	go srv.Serve(ln)
 	defer srv.Shutdown(context.Background()) // closes ln and the idle conns
 
-	getN(3, "http://"+ln.Addr().String()) // 3 requests on one keep-alive client
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections() // runs first: the conn stays open until Stats
+	getN(tr, 3, "http://"+ln.Addr().String()) // 3 requests on one keep-alive client
 	st := ln.Stats()
 	fmt.Println("conns opened:", st.Opened, "live:", st.Active)
 	// Output: conns opened: 1 live: 1
@@ -97,9 +99,7 @@ func sayHello(addr string) {
 func hello(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "hello") }
 
 // getN GETs url n times with one client, draining the bodies.
-func getN(n int, url string) {
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
+func getN(tr *http.Transport, n int, url string) {
 	client := &http.Client{Transport: tr}
 	for range n {
 		if err := get(client, url, false); err != nil {
