@@ -31,21 +31,19 @@ func ExampleNew() {
 	d := dialer.New(trackedconn.WithName("backend"), trackedconn.WithHook(m))
 	m.TrackDialer("backend", d)
 
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		_, _ = io.Copy(io.Discard, conn)
-		_ = conn.Close()
-	}()
 	conn, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	server, err := ln.Accept()
 	if err != nil {
 		panic(err)
 	}
 	_, _ = conn.Write([]byte("hello"))
 	_ = conn.Close()
-	_ = ln.Shutdown(context.Background()) // waits for the server's close
+	_, _ = io.Copy(io.Discard, server) // the server reads to EOF and closes
+	_ = server.Close()
+	_ = ln.Close()
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {

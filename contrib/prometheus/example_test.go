@@ -1,7 +1,6 @@
 package prometheus_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,22 +30,20 @@ func ExampleNew() {
 	d := dialer.New(trackedconn.WithName("backend"), trackedconn.WithHook(c))
 	c.TrackDialer("backend", d) // attempts and failures
 
-	// One conn: the server reads to EOF and closes; the client writes and closes.
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		_, _ = io.Copy(io.Discard, conn)
-		_ = conn.Close()
-	}()
+	// One conn: the client writes and closes; the server reads to EOF and closes.
 	conn, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		panic(err)
+	}
+	server, err := ln.Accept()
 	if err != nil {
 		panic(err)
 	}
 	_, _ = conn.Write([]byte("hello"))
 	_ = conn.Close()
-	_ = ln.Shutdown(context.Background()) // waits for the server's close
+	_, _ = io.Copy(io.Discard, server)
+	_ = server.Close()
+	_ = ln.Close()
 
 	mfs, err := reg.Gather()
 	if err != nil {
