@@ -63,12 +63,15 @@ func unwrapSource(r io.Reader) (src io.Reader, from *core, lr *io.LimitedReader)
 
 // WriteTo copies from the conn into w until EOF or an error, and returns
 // the number of bytes read. A nil error means the peer sent EOF (recorded as
-// PeerClosed). When w is a tracked conn the copy is handed to w's ReadFrom,
-// so TCP-to-TCP copies keep splice; otherwise it is handed to the wrapped
-// conn's WriteTo (splice into Unix sockets and files). Every byte is
-// counted. Errors that w returns are not recorded on this conn.
+// PeerClosed). When w is a tracked conn over a conn with ReadFrom (TCP), the
+// copy is handed to w's ReadFrom, so TCP-to-TCP copies keep splice;
+// otherwise it is handed to the wrapped conn's WriteTo, given w's inner conn
+// when w is tracked (TCP to Unix sockets and files keep splice). Every byte
+// is counted, on w too when it is tracked. Errors that an untracked w
+// returns are not recorded on this conn.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
-	if dst, ok := w.(*Conn); ok {
+	dst, _ := w.(*Conn)
+	if dst != nil {
 		if _, ok := dst.inner.(io.ReaderFrom); ok {
 			return dst.ReadFrom(c)
 		}
@@ -78,12 +81,19 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 		return io.Copy(w, readerOnly{c})
 	}
 	s := c.s
+	var to *core
+	if dst != nil {
+		w, to = dst.inner, dst.s
+	}
 	n, err := wt.WriteTo(w)
 	if n > 0 {
 		s.countRead(n)
+		if to != nil {
+			to.countWrite(n)
+		}
 	}
 	if err != nil {
-		copyFailed(err, nil, s, c.inner)
+		copyFailed(err, to, s, c.inner)
 	} else {
 		s.peerClosed()
 		if s.flags.Load()&flagTimedOut != 0 {

@@ -466,9 +466,9 @@ func TestZeroCopySurvivesWrapping(t *testing.T) {
 		requireDrained(t, got, data)
 		return calls
 	}
-	splice := func(t *testing.T, wrap func(net.Conn) net.Conn, generic bool) int64 {
+	spliceTo := func(t *testing.T, dstPair func(testing.TB) (net.Conn, net.Conn), wrap func(net.Conn) net.Conn, generic bool) int64 {
 		feedEnd, srcInner := tcpPair(t)
-		dstInner, sinkEnd := tcpPair(t)
+		dstInner, sinkEnd := dstPair(t)
 		src, dst := wrap(srcInner), wrap(dstInner)
 		fed := feed(feedEnd, data, feedEnd.CloseWrite)
 		got := drain(sinkEnd)
@@ -489,13 +489,21 @@ func TestZeroCopySurvivesWrapping(t *testing.T) {
 		require.NoError(t, src.Close())
 		return calls
 	}
+	splice := func(t *testing.T, wrap func(net.Conn) net.Conn, generic bool) int64 {
+		return spliceTo(t, func(t testing.TB) (net.Conn, net.Conn) { return tcpPair(t) }, wrap, generic)
+	}
+	// Regression: a tracked Unix destination has no ReaderFrom, and WriteTo
+	// used to fall back to a read/write loop instead of TCP-to-Unix splice.
+	spliceUnix := func(t *testing.T, wrap func(net.Conn) net.Conn, generic bool) int64 {
+		return spliceTo(t, func(t testing.TB) (net.Conn, net.Conn) { return unixPair(t) }, wrap, generic)
+	}
 	raw := func(c net.Conn) net.Conn { return c }
 	tracked := func(c net.Conn) net.Conn { return trackedconn.Wrap(c) }
 
 	for _, tc := range []struct {
 		name string
 		run  func(*testing.T, func(net.Conn) net.Conn, bool) int64
-	}{{"sendfile", sendfile}, {"splice", splice}} {
+	}{{"sendfile", sendfile}, {"splice", splice}, {"splice to unix", spliceUnix}} {
 		t.Run(tc.name, func(t *testing.T) {
 			zero := tc.run(t, raw, false)
 			loop := tc.run(t, raw, true)
