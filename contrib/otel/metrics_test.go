@@ -16,6 +16,7 @@ import (
 
 	connotel "github.com/connwatch/connwatch/contrib/otel"
 	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/internal/conntest"
 	"github.com/connwatch/connwatch/listener"
 	"github.com/connwatch/connwatch/trackedconn"
 )
@@ -77,13 +78,13 @@ func traffic(t *testing.T, m *connotel.Metrics) {
 	t.Helper()
 	ln, err := listener.Listen("tcp", "127.0.0.1:0", trackedconn.WithName("api"), trackedconn.WithHook(m))
 	require.NoError(t, err, "Listen")
-	stop := serve(t, ln)
+	stop := conntest.Serve(t, ln)
 	d := dialer.New(trackedconn.WithName("backend"), trackedconn.WithHook(m))
 	m.TrackDialer("backend", d)
-	for _, cmd := range []byte{cmdEcho, cmdClose, cmdHalf, cmdReset} {
-		exchange(t, d, ln.Addr().String(), cmd)
+	for _, cmd := range []byte{conntest.CmdEcho, conntest.CmdClose, conntest.CmdHalf, conntest.CmdReset} {
+		conntest.Exchange(t, d, ln.Addr().String(), cmd)
 	}
-	dialRefused(t, d)
+	conntest.DialRefused(t, d)
 	stop()
 	require.Zero(t, d.Stats().Active, "client conns left open")
 }
@@ -182,15 +183,15 @@ func TestTrackDialer(t *testing.T) {
 	const attempted = "connwatch.dial.attempted{connwatch.name=db}"
 	const refused = "connwatch.dial.failed{connwatch.name=db,error.type=refused}"
 	require.Equal(t, 0.0, collect(t, reader)[attempted], "before any dial")
-	dialRefused(t, d1)
-	dialRefused(t, d2)
+	conntest.DialRefused(t, d1)
+	conntest.DialRefused(t, d2)
 	got := collect(t, reader)
 	require.Equal(t, 2.0, got[attempted], "two dialers under one name add up")
 	require.Equal(t, 2.0, got[refused], "refused")
 
 	untrack1()
 	untrack1()
-	dialRefused(t, d1)
+	conntest.DialRefused(t, d1)
 	got = collect(t, reader)
 	require.Equal(t, 2.0, got[attempted], "untracking keeps the counts, and stops counting")
 	require.Equal(t, 2.0, got[refused], "refused after untrack")

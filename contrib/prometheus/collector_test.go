@@ -14,6 +14,7 @@ import (
 
 	connprom "github.com/connwatch/connwatch/contrib/prometheus"
 	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/internal/conntest"
 	"github.com/connwatch/connwatch/listener"
 	"github.com/connwatch/connwatch/trackedconn"
 )
@@ -146,14 +147,14 @@ func traffic(t *testing.T, c *connprom.Collector) {
 	t.Helper()
 	ln, err := listener.Listen("tcp", "127.0.0.1:0", trackedconn.WithName("api"), trackedconn.WithHook(c))
 	require.NoError(t, err, "Listen")
-	stop := serve(t, ln)
+	stop := conntest.Serve(t, ln)
 	d := dialer.New(trackedconn.WithName("backend"), trackedconn.WithHook(c))
 	c.TrackDialer("backend", d)
 
-	for _, cmd := range []byte{cmdEcho, cmdClose, cmdHalf, cmdReset} {
-		exchange(t, d, ln.Addr().String(), cmd)
+	for _, cmd := range []byte{conntest.CmdEcho, conntest.CmdClose, conntest.CmdHalf, conntest.CmdReset} {
+		conntest.Exchange(t, d, ln.Addr().String(), cmd)
 	}
-	dialRefused(t, d)
+	conntest.DialRefused(t, d)
 	stop() // Shutdown waits for the server conns' EventClose hooks
 	require.Zero(t, d.Stats().Active, "client conns left open")
 }
@@ -250,9 +251,9 @@ func TestNamespace(t *testing.T) {
 	c := connprom.New(connprom.WithNamespace("myapp"), connprom.WithDurationBuckets([]float64{1, 60}))
 	ln, err := listener.Listen("tcp", "127.0.0.1:0", trackedconn.WithHook(c))
 	require.NoError(t, err, "Listen")
-	stop := serve(t, ln)
+	stop := conntest.Serve(t, ln)
 	d := dialer.New(trackedconn.WithHook(c))
-	exchange(t, d, ln.Addr().String(), cmdEcho)
+	conntest.Exchange(t, d, ln.Addr().String(), conntest.CmdEcho)
 	stop()
 
 	const want = `
@@ -322,14 +323,14 @@ net_conntrack_dialer_conn_established_total{dialer_name="db"} 0
 		return 0
 	}
 	require.Equal(t, 0.0, attempted(), "before any dial")
-	dialRefused(t, d1)
-	dialRefused(t, d2)
+	conntest.DialRefused(t, d1)
+	conntest.DialRefused(t, d2)
 	require.Equal(t, 2.0, attempted(), "two dialers under one name add up")
 
 	untrack1()
 	untrack1()
 	require.Equal(t, 2.0, attempted(), "untracking keeps the counts (counters never go down)")
-	dialRefused(t, d1)
+	conntest.DialRefused(t, d1)
 	require.Equal(t, 2.0, attempted(), "an untracked dialer's dials are not counted")
 	c.TrackDialer("db", d1)
 	require.Equal(t, 4.0, attempted(), "tracked again: d1's first dial counts twice, as documented")
