@@ -50,7 +50,7 @@ func Example_httpServer() {
 	defer srv.Shutdown(context.Background()) // closes ln and the idle conns
 
 	tr := &http.Transport{}
-	defer tr.CloseIdleConnections() // runs first: the conn stays open until Stats
+	defer tr.CloseIdleConnections()           // runs first: the conn stays open until Stats
 	getN(tr, 3, "http://"+ln.Addr().String()) // 3 requests on one keep-alive client
 	st := ln.Stats()
 	fmt.Println("conns opened:", st.Opened, "live:", st.Active)

@@ -46,8 +46,8 @@ func TestString(t *testing.T) {
 	assert.Equal(t, "Class(255)", Class(255).String())
 }
 
-// plain is an error no rule matches.
-var plain = errors.New("errclass test: plain")
+// errPlain is an error no rule matches.
+var errPlain = errors.New("errclass test: plain")
 
 // classCase is an error and the class Classify must give it.
 type classCase struct {
@@ -61,7 +61,7 @@ type classCase struct {
 func syntheticCases() []classCase {
 	cases := []classCase{
 		{"nil", nil, None},
-		{"errors.New", plain, Other},
+		{"errors.New", errPlain, Other},
 		{"io.EOF", io.EOF, EOF},
 		{"io.ErrUnexpectedEOF", io.ErrUnexpectedEOF, EOF},
 		{"net.ErrClosed", net.ErrClosed, Closed},
@@ -81,7 +81,7 @@ func syntheticCases() []classCase {
 		{"dial deadline in proxyconnect", &net.OpError{Op: "proxyconnect", Net: "tcp",
 			Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}}, ContextDeadline},
 		{"read deadline", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, Deadline},
-		{"dial refused-like plain", &net.OpError{Op: "dial", Net: "tcp", Err: plain}, Other},
+		{"dial refused-like errPlain", &net.OpError{Op: "dial", Net: "tcp", Err: errPlain}, Other},
 		// Order: Closed before EOF, deadlines before Closed.
 		{"join EOF closed", errors.Join(io.EOF, net.ErrClosed), Closed},
 		{"join closed deadline", errors.Join(net.ErrClosed, os.ErrDeadlineExceeded), Deadline},
@@ -95,8 +95,8 @@ func syntheticCases() []classCase {
 		{"CertificateInvalidError", x509.CertificateInvalidError{Reason: x509.Expired}, TLS},
 		{"HostnameError", x509.HostnameError{Host: "x.invalid"}, TLS},
 		{"SystemRootsError", x509.SystemRootsError{}, TLS},
-		{"remote alert", &net.OpError{Op: "remote error", Err: plain}, TLS},
-		{"local alert", &net.OpError{Op: "local error", Err: plain}, TLS},
+		{"remote alert", &net.OpError{Op: "remote error", Err: errPlain}, TLS},
+		{"local alert", &net.OpError{Op: "local error", Err: errPlain}, TLS},
 		{"verification error wrapping EOF", &tls.CertificateVerificationError{Err: io.EOF}, EOF},
 	}
 	return append(cases, errnoCases()...)
@@ -112,8 +112,8 @@ var wrappers = []struct {
 	{"SyscallError", func(err error) error { return os.NewSyscallError("read", err) }},
 	{"PathError", func(err error) error { return &os.PathError{Op: "read", Path: "/dev/null", Err: err} }},
 	{"Join alone", func(err error) error { return errors.Join(err) }},
-	{"Join after plain", func(err error) error { return errors.Join(plain, err) }},
-	{"fmt two %w", func(err error) error { return fmt.Errorf("%w: %w", plain, err) }},
+	{"Join after errPlain", func(err error) error { return errors.Join(errPlain, err) }},
+	{"fmt two %w", func(err error) error { return fmt.Errorf("%w: %w", errPlain, err) }},
 	{"OpError SyscallError fmt", func(err error) error {
 		return fmt.Errorf("conn: %w", &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", err)})
 	}},
@@ -163,7 +163,7 @@ func fuzzBases() []error {
 		&net.DNSError{Err: "no such host", IsNotFound: true},
 		tls.RecordHeaderError{}, tls.AlertError(40), x509.HostnameError{},
 		&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}},
-		plain,
+		errPlain,
 	}
 	for i := range errnoClasses {
 		bases = append(bases, errnoClasses[i].errs...)
@@ -179,7 +179,7 @@ var fuzzWrappers = []func(error) error{
 	func(err error) error { return &net.OpError{Op: "remote error", Err: err} },
 	func(err error) error { return os.NewSyscallError("write", err) },
 	func(err error) error { return &os.PathError{Op: "read", Path: "p", Err: err} },
-	func(err error) error { return errors.Join(plain, err) },
+	func(err error) error { return errors.Join(errPlain, err) },
 	func(err error) error { return &net.DNSError{Err: "x", UnwrapErr: err} },
 	func(err error) error { return &tls.CertificateVerificationError{Err: err} },
 	func(err error) error { return fmt.Errorf("%w and %w", err, err) },
@@ -213,7 +213,7 @@ func FuzzClassify(f *testing.F) {
 	f.Add([]byte{5, nb + 2})                  // deadline, dial
 	f.Add([]byte{6, nb + 7, nb + 1})          // canceled, DNS, OpError
 	f.Add([]byte{0, 3, 9, nb + 9})            // EOF + closed pipe + record header, doubled
-	f.Add([]byte{13, nb + 3, nb + 6, nb + 8}) // plain, alert op, join, verification
+	f.Add([]byte{13, nb + 3, nb + 6, nb + 8}) // errPlain, alert op, join, verification
 	f.Add([]byte{nb - 1, nb + 4, nb + 1, nb}) // last errno, syscall, op, fmt
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 64 {
@@ -250,7 +250,7 @@ func FuzzClassify(f *testing.F) {
 var sink Class
 
 func BenchmarkClassify(b *testing.B) {
-	var reset error = plain
+	var reset error = errPlain
 	for _, ec := range errnoClasses {
 		if ec.class == Reset {
 			reset = ec.errs[0] // ECONNRESET or WSAECONNRESET
@@ -264,7 +264,7 @@ func BenchmarkClassify(b *testing.B) {
 		{"EOF", io.EOF},
 		{"wrapped-EOF", &net.OpError{Op: "read", Net: "tcp", Err: io.EOF}},
 		{"wrapped-reset", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", reset)}},
-		{"other", fmt.Errorf("x: %w", plain)},
+		{"other", fmt.Errorf("x: %w", errPlain)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
