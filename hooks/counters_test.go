@@ -5,6 +5,7 @@ import (
 	"expvar"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -60,14 +61,18 @@ func TestCountersActiveNoUnderflow(t *testing.T) {
 	assert.Equal(t, uint64(0), c.Snapshot().Total.Active)
 }
 
+var expvarRuns atomic.Int64
+
 func TestCountersExpvar(t *testing.T) {
 	c := hooks.NewCounters()
-	expvar.Publish("connwatch_hooks_test_conns", c)
+	// expvar names are process-global: one name per run, for -count > 1.
+	name := fmt.Sprintf("connwatch_hooks_test_conns_%d", expvarRuns.Add(1))
+	expvar.Publish(name, c)
 	conn, _ := pipe(t, trackedconn.WithHook(c), trackedconn.WithName("api"))
 	require.NoError(t, conn.Close())
 
 	var got hooks.CountersSnapshot
-	require.NoError(t, json.Unmarshal([]byte(expvar.Get("connwatch_hooks_test_conns").String()), &got), "expvar value is JSON")
+	require.NoError(t, json.Unmarshal([]byte(expvar.Get(name).String()), &got), "expvar value is JSON")
 	assert.Equal(t, c.Snapshot(), got, "expvar value decodes to the Snapshot")
 	assert.Equal(t, uint64(1), got.ByName["api"].ClosedBy["local"])
 }
