@@ -2,16 +2,25 @@ package trackedconn
 
 import (
 	"io"
+	"syscall"
 
 	"github.com/connwatch/connwatch/internal/errclass"
 )
+
+// copyChunk is how many bytes a zero-copy ReadFrom hands the kernel at a
+// time, so that the byte counters and LastReadAt/LastWriteAt move during a
+// long transfer instead of only when it ends. Each chunk costs one more
+// ReadFrom call into the kernel path: a few microseconds per 4 MiB.
+const copyChunk = 4 << 20
 
 // ReadFrom copies from r into the conn until r reports EOF or an error, and
 // returns the number of bytes written. It hands the copy to the wrapped
 // conn's ReadFrom, so the kernel's zero-copy paths survive wrapping:
 // sendfile when r is a file, splice when r is a TCP or Unix conn or a
 // tracked conn over one. Every byte is counted, on r too when r is a tracked
-// conn; a nil error then also records r's PeerClosed.
+// conn; a nil error then also records r's PeerClosed. When r has a
+// descriptor the copy goes in chunks of 4 MiB, so the counters move while
+// it runs.
 //
 // On the zero-copy paths the kernel does not say which end failed. The
 // error is recorded on r when r's socket is found reset or closed by a
@@ -24,41 +33,78 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 		return io.Copy(writerOnly{c}, r)
 	}
 	src, from, lr := unwrapSource(r)
-	n, err := rf.ReadFrom(src)
+	remaining := int64(-1) // no limit
 	if lr != nil {
-		lr.N -= n
-	}
-	if n > 0 {
-		s.countWrite(n)
-		if from != nil {
-			from.countRead(n)
+		if lr.N <= 0 {
+			return 0, nil // as io.Copy from an exhausted LimitedReader
 		}
+		remaining = lr.N
+	}
+	_, chunked := src.(syscall.Conn) // a file or socket: the kernel may copy it
+	var (
+		total int64
+		err   error
+		eof   bool
+		part  *io.LimitedReader
+	)
+	for {
+		want := remaining
+		if chunked && (want < 0 || want > copyChunk) {
+			want = copyChunk
+		}
+		var n int64
+		if want < 0 {
+			n, err = rf.ReadFrom(src)
+			eof = err == nil
+		} else {
+			if part == nil {
+				part = &io.LimitedReader{R: src}
+			}
+			part.N = want
+			n, err = rf.ReadFrom(part)
+			eof = err == nil && part.N > 0
+		}
+		total += n
+		if remaining > 0 {
+			remaining -= n
+		}
+		if n > 0 {
+			s.countWrite(n)
+			if from != nil {
+				from.countRead(n)
+			}
+		}
+		if err != nil || eof || remaining == 0 || want < 0 {
+			break
+		}
+	}
+	if lr != nil {
+		lr.N = remaining
 	}
 	switch {
 	case err != nil:
 		copyFailed(err, s, from, src)
-	case from != nil && (lr == nil || lr.N > 0):
+	case from != nil && eof:
 		from.peerClosed()
 	}
 	if err == nil && s.flags.Load()&flagTimedOut != 0 {
 		s.clearTimedOut()
 	}
-	return n, err
+	return total, err
 }
 
-// unwrapSource replaces a tracked conn (alone or under an io.LimitedReader)
-// by its inner conn, which the kernel's splice recognizes. It returns the
-// tracked conn's core and the caller's LimitedReader to update.
+// unwrapSource looks through an io.LimitedReader (returned as lr, to
+// update) and replaces a tracked conn by its inner conn, which the kernel's
+// splice recognizes, returning the tracked conn's core as from.
 func unwrapSource(r io.Reader) (src io.Reader, from *core, lr *io.LimitedReader) {
-	switch v := r.(type) {
-	case *Conn:
-		return v.inner, v.s, nil
-	case *io.LimitedReader:
-		if t, ok := v.R.(*Conn); ok {
-			return &io.LimitedReader{R: t.inner, N: v.N}, t.s, v
-		}
+	src = r
+	if v, ok := r.(*io.LimitedReader); ok {
+		lr, src = v, v.R
 	}
-	return r, nil, nil
+	if t, ok := src.(*Conn); ok {
+		src, from = t.inner, t.s
+	}
+	return src, from, lr
 }
 
 // WriteTo copies from the conn into w until EOF or an error, and returns

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -574,4 +575,46 @@ func threadIO() (syscr, syscw int64, err error) {
 		return 0, 0, os.ErrNotExist
 	}
 	return syscr, syscw, nil
+}
+
+// Regression: a spliced copy between tracked conns counted its bytes only
+// when it returned, so a long relay showed 0 bytes (and looked idle to
+// Group.IdleFor) while it ran. The counters now move every chunk.
+func TestZeroCopyCountsWhileRunning(t *testing.T) {
+	t.Parallel()
+	feedEnd, srcInner := tcpPair(t)
+	dstInner, sinkEnd := tcpPair(t)
+	src, dst := trackedconn.Wrap(srcInner), trackedconn.Wrap(dstInner)
+	got := drain(sinkEnd)
+	first := payload(6<<20, 11)
+	fed := make(chan error, 1)
+	go func() { // the relay gets 6 MiB, then waits for more
+		_, err := feedEnd.Write(first)
+		fed <- err
+	}()
+
+	copied := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(dst, src)
+		copied <- err
+	}()
+	require.Eventually(t, func() bool {
+		return dst.State().BytesWritten >= 4<<20 && src.State().BytesRead >= 4<<20
+	}, 10*time.Second, time.Millisecond, "byte counters while the copy still runs")
+	select {
+	case err := <-copied:
+		t.Fatalf("io.Copy returned early: %v", err)
+	default:
+	}
+	assert.False(t, dst.State().LastWriteAt.IsZero(), "LastWriteAt while the copy still runs")
+
+	require.NoError(t, <-fed, "feed Write")
+	require.NoError(t, feedEnd.CloseWrite())
+	require.NoError(t, <-copied, "io.Copy")
+	require.NoError(t, dst.Close())
+	requireDrained(t, got, first)
+	assert.Equal(t, int64(len(first)), src.State().BytesRead, "src BytesRead at the end")
+	assert.Equal(t, int64(len(first)), dst.State().BytesWritten, "dst BytesWritten at the end")
+	assert.True(t, src.State().PeerClosed, "src saw the feed's EOF")
+	require.NoError(t, src.Close())
 }
