@@ -86,7 +86,7 @@ type debugConn struct {
 	OpenedAt     time.Time `json:"opened_at"`
 	AgeSeconds   float64   `json:"age_seconds"`
 	IdleSeconds  float64   `json:"idle_seconds"`  // since the last byte moved either way
-	BytesRead    int64     `json:"bytes_read"`    // a spliced copy adds its bytes when it returns
+	BytesRead    int64     `json:"bytes_read"`    // a spliced copy adds its bytes every 4 MiB and when it returns
 	BytesWritten int64     `json:"bytes_written"` // idem
 	Flags        []string  `json:"flags"`
 	Liveness     string    `json:"liveness"` // Probe's answer; "unknown" if not in a pair yet
