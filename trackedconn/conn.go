@@ -72,8 +72,8 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	if err != nil {
 		s.fail(err, true)
-	} else if s.flags.Load()&flagTimedOut != 0 {
-		s.clearTimedOut()
+	} else {
+		s.succeeded()
 	}
 	return n, err
 }
@@ -88,8 +88,8 @@ func (c *Conn) Write(b []byte) (int, error) {
 	}
 	if err != nil {
 		s.fail(err, false)
-	} else if s.flags.Load()&flagTimedOut != 0 {
-		s.clearTimedOut()
+	} else {
+		s.succeeded()
 	}
 	return n, err
 }

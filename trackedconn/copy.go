@@ -87,8 +87,8 @@ func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
 	case from != nil && eof:
 		from.peerClosed()
 	}
-	if err == nil && s.flags.Load()&flagTimedOut != 0 {
-		s.clearTimedOut()
+	if err == nil {
+		s.succeeded()
 	}
 	return total, err
 }
@@ -142,9 +142,7 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 		copyFailed(err, to, s, c.inner)
 	} else {
 		s.peerClosed()
-		if s.flags.Load()&flagTimedOut != 0 {
-			s.clearTimedOut()
-		}
+		s.succeeded()
 	}
 	return n, err
 }

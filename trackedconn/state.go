@@ -290,6 +290,14 @@ func (s *core) setTimedOut() {
 	}
 }
 
+// succeeded records a Read or Write that did not fail: it clears TimedOut.
+// It costs one atomic load when TimedOut is clear.
+func (s *core) succeeded() {
+	if s.flags.Load()&flagTimedOut != 0 {
+		s.clearTimedOut()
+	}
+}
+
 // clearTimedOut records a successful operation after a timeout.
 func (s *core) clearTimedOut() {
 	for {
