@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -11,7 +12,14 @@ import (
 
 // TestMain fails the tests if a goroutine outlives them: the demo, the
 // proxy and its debug server must stop everything they start.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// With CONNWATCH_TEST_MAIN=1 the test binary is the command itself, so
+// that a test can run it as a process (to send it signals).
+func TestMain(m *testing.M) {
+	if os.Getenv("CONNWATCH_TEST_MAIN") == "1" {
+		main()
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // runCmd runs the command in-process and returns its exit code and output.
 func runCmd(args ...string) (code int, stdout, stderr string) {
