@@ -119,10 +119,14 @@ func isClosed(f uint32) bool {
 // recordError records a terminal error other than EOF and reset as the
 // candidate Cause (CauseError), clearing TimedOut: the operation that saw it
 // did not hit a deadline. After Close has begun nothing changes.
-func (s *core) recordError() {
+func (s *core) recordError() { s.recordTerminal(CauseError) }
+
+// recordTerminal records term as the candidate Cause if none was recorded
+// yet, clearing TimedOut. It sets no flag and fires no event.
+func (s *core) recordTerminal(term Cause) {
 	for {
 		old := s.flags.Load()
-		n := nextFlags(old, 0, flagTimedOut, CauseError)
+		n := nextFlags(old, 0, flagTimedOut, term)
 		if old&flagClosing != 0 || n == old || s.flags.CompareAndSwap(old, n) {
 			return
 		}
@@ -240,6 +244,10 @@ func (s *core) fail(err error, read bool) {
 		s.peerClosed()
 	case errclass.Reset, errclass.BrokenPipe:
 		s.reset()
+	case errclass.TimedOut:
+		// The kernel gave up: retransmissions, keepalive or
+		// TCP_USER_TIMEOUT found no peer.
+		s.recordTerminal(CauseStalled)
 	default:
 		s.recordError()
 	}
@@ -261,8 +269,10 @@ func (s *core) reset() {
 }
 
 // beginClose starts the first Close and decides the Cause (forced, if not
-// CauseNone). It reports false if Close had already begun.
-func (s *core) beginClose(forced Cause) bool {
+// CauseNone). stalled says that the socket was found stalled just before:
+// that ranks below a terminal event and above a timeout. It reports false
+// if Close had already begun.
+func (s *core) beginClose(forced Cause, stalled bool) bool {
 	for {
 		old := s.flags.Load()
 		if old&flagClosing != 0 {
@@ -273,6 +283,8 @@ func (s *core) beginClose(forced Cause) bool {
 			switch {
 			case old>>termShift&causeMask != 0:
 				cause = Cause(old >> termShift & causeMask)
+			case stalled:
+				cause = CauseStalled
 			case old&flagTimedOut != 0:
 				cause = CauseTimeout
 			default:
