@@ -182,4 +182,3 @@ func TestStateDuringCloseIsConsistent(t *testing.T) {
 		<-done
 	}
 }
-
