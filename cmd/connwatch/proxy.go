@@ -205,6 +205,7 @@ type proxy struct {
 	probe func(*trackedconn.Conn) trackedconn.Liveness
 
 	nextID   atomic.Uint64
+	reapMu   sync.Mutex    // one reap at a time
 	rejected atomic.Uint64 // clients reset at once for -max-conns
 	full     atomic.Bool   // the latest client was rejected
 	mu       sync.Mutex
@@ -517,7 +518,7 @@ func (p *proxy) cutPairs(why int32) int {
 // closedBy formats counts by cause as "local=1,peer=2", in Cause order.
 func closedBy(m map[string]uint64) string {
 	var b strings.Builder
-	for c := trackedconn.CauseLocal; c <= trackedconn.CauseLeak; c++ {
+	for c := trackedconn.CauseLocal; c <= trackedconn.CauseStalled; c++ {
 		if n := m[c.String()]; n > 0 {
 			if b.Len() > 0 {
 				b.WriteByte(',')

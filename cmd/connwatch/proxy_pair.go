@@ -48,6 +48,7 @@ type pair struct {
 	end        atomic.Int32   // endLive, endDone or why the proxy cut the pair
 	shut       [3]atomic.Bool // by side (whoClient, whoUpstream): CloseWrite called or about to be
 	resetEOF   [3]atomic.Bool // by side: an EOF that wasReset found to be a reset
+	stalledCut [3]atomic.Bool // by side: the reaper cut the pair for this conn's stall
 
 	// stalledSince is when the reaper first saw each conn (client,
 	// upstream) stalled, zero if it was not at its latest look. Only the
@@ -65,10 +66,15 @@ func (pr *pair) setFirst(who int32) { pr.first.CompareAndSwap(whoNone, who) }
 
 // cause returns the Cause of side's closed conn whose State is s: the
 // conn's own, except that an EOF the proxy found to be a reset (see
-// wasReset) is a reset, not the peer's close.
+// wasReset) is a reset, not the peer's close, and a conn that the reaper
+// closed for its stall is stalled even if the path came back just before
+// the Close.
 func (pr *pair) cause(side int32, s trackedconn.State) trackedconn.Cause {
-	if s.Cause == trackedconn.CausePeer && pr.resetEOF[side].Load() {
+	switch {
+	case s.Cause == trackedconn.CausePeer && pr.resetEOF[side].Load():
 		return trackedconn.CauseReset
+	case s.Cause == trackedconn.CauseLocal && pr.stalledCut[side].Load():
+		return trackedconn.CauseStalled
 	}
 	return s.Cause
 }

@@ -44,6 +44,8 @@ func (p *proxy) reapLoop(stop <-chan struct{}, done chan<- struct{}) {
 // -stall-timeout. It returns how many pairs it cut. Pairs still dialing
 // are left to -dial-timeout.
 func (p *proxy) reap() int {
+	p.reapMu.Lock()
+	defer p.reapMu.Unlock()
 	now := p.now()
 	n := 0
 	for _, pr := range p.snapshot() {
@@ -51,10 +53,10 @@ func (p *proxy) reap() int {
 		if up == nil || pr.end.Load() != endLive {
 			continue
 		}
-		why := endLive
+		why, stalled := endLive, [2]bool{}
 		if d := p.cfg.stallTimeout; d > 0 {
 			for i, c := range [2]*trackedconn.Conn{pr.client, up} {
-				if !p.stalled(c) {
+				if p.probe(c) != trackedconn.LivenessStalled {
 					pr.stalledSince[i] = time.Time{}
 					continue
 				}
@@ -62,7 +64,7 @@ func (p *proxy) reap() int {
 					pr.stalledSince[i] = now
 				}
 				if now.Sub(pr.stalledSince[i]) >= d {
-					why = endStall
+					why, stalled[i] = endStall, true
 				}
 			}
 		}
@@ -71,8 +73,17 @@ func (p *proxy) reap() int {
 				why = endIdle
 			}
 		}
-		if why != endLive && pr.cut(why) {
+		if why == endLive {
+			continue
+		}
+		// The log says stalled for the conns that were (see pair.cause).
+		pr.stalledCut[whoClient].Store(stalled[0])
+		pr.stalledCut[whoUpstream].Store(stalled[1])
+		if pr.cut(why) {
 			n++
+		} else {
+			pr.stalledCut[whoClient].Store(false)
+			pr.stalledCut[whoUpstream].Store(false)
 		}
 	}
 	return n

@@ -17,3 +17,10 @@ func wasReset(src *trackedconn.Conn, shut bool) bool {
 	}
 	return !shut && !s.WriteShut && tcpStateClose(src)
 }
+
+// tcpStateClose reports whether the kernel shows c's TCP socket in the
+// CLOSE state (false where TCPInfo has no state).
+func tcpStateClose(c *trackedconn.Conn) bool {
+	info, err := c.TCPInfo()
+	return err == nil && info.State == "close"
+}

@@ -8,8 +8,6 @@ import (
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
-// tcpStateClose reports false: the TCP state is read on Linux only.
-func tcpStateClose(*trackedconn.Conn) bool { return false }
-
-// kernelLastData reports false: the kernel's view is read on Linux only.
+// kernelLastData reports false: only Linux's TCPInfo has the times of the
+// last data.
 func kernelLastData(*trackedconn.Conn, time.Time) (time.Time, bool) { return time.Time{}, false }
