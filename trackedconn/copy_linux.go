@@ -103,26 +103,48 @@ func spliceCopy(dst, src syscall.RawConn, to, from *core, limit int64) (n int64,
 		return 0, false, false, nil, nil
 	}
 	defer func() { p.release() }()
-	for limit < 0 || n < limit {
-		max := p.size
-		if limit >= 0 && limit-n < int64(max) {
-			max = int(limit - n)
+	var (
+		max  int
+		serr error
+	)
+	// The two steps are bound once per copy, not once per system call.
+	drain := func(fd uintptr) bool {
+		for {
+			m, e := unix.Splice(int(fd), nil, p.w, nil, max, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+			if e == unix.EINTR {
+				continue
+			}
+			if e == nil {
+				p.data = int(m)
+			}
+			serr = e
+			return e != unix.EAGAIN
 		}
-		var in int
-		var serr error
-		err := src.Read(func(fd uintptr) bool {
-			for {
-				m, e := unix.Splice(int(fd), nil, p.w, nil, max, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
-				if e == unix.EINTR {
-					continue
-				}
-				if e == nil {
-					in = int(m)
-				}
+	}
+	pump := func(fd uintptr) bool {
+		serr = nil // also a retry after EAGAIN
+		for p.data > 0 {
+			m, e := unix.Splice(p.r, nil, int(fd), nil, p.data, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+			if e == unix.EINTR {
+				continue
+			}
+			if e != nil {
 				serr = e
 				return e != unix.EAGAIN
 			}
-		})
+			p.data -= int(m)
+			n += m
+			countCopied(to, from, m)
+		}
+		return true
+	}
+	for limit < 0 || n < limit {
+		max = p.size
+		if limit >= 0 && limit-n < int64(max) {
+			max = int(limit - n)
+		}
+		serr = nil
+		err := src.Read(drain)
 		if err == nil && serr != nil {
 			if serr == unix.EINVAL && !handled {
 				return 0, false, false, nil, nil // nothing read: the kernel cannot splice src
@@ -133,27 +155,10 @@ func spliceCopy(dst, src syscall.RawConn, to, from *core, limit int64) (n int64,
 			return n, false, true, err, nil
 		}
 		handled = true
-		if in == 0 {
+		if p.data == 0 {
 			return n, true, true, nil, nil
 		}
-		p.data = in
-		err = dst.Write(func(fd uintptr) bool {
-			serr = nil // a retry after EAGAIN
-			for p.data > 0 {
-				m, e := unix.Splice(p.r, nil, int(fd), nil, p.data, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
-				if e == unix.EINTR {
-					continue
-				}
-				if e != nil {
-					serr = e
-					return e != unix.EAGAIN
-				}
-				p.data -= int(m)
-				n += m
-				countCopied(to, from, m)
-			}
-			return true
-		})
+		err = dst.Write(pump)
 		if err == nil && serr != nil {
 			err = os.NewSyscallError("splice", serr)
 		}

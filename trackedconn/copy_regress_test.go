@@ -154,7 +154,6 @@ func TestCopyFromTrackedTLSSourceRecordsItsError(t *testing.T) {
 	_ = client.Close()
 }
 
-
 // Regression (issue 14 item 5): WriteTo counted only when it returned, and
 // a slow spliced copy (1,000 bytes every 100 ms) showed no bytes at all
 // until 4 MiB had gone through.
