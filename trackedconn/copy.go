@@ -141,8 +141,8 @@ func unwrapSource(r io.Reader) (src io.Reader, from *core, lr *io.LimitedReader)
 // io.LimitedReader over c, and (*net.TCPConn).ReadFrom splices only from a
 // *net.TCPConn or *net.UnixConn, which it tells by concrete type, so the
 // wrapper is never asked (it tries sendfile from c's raw conn, gets
-// EINVAL, and reads through c). Wrap w too, or call c.WriteTo on a writer
-// that stops at the limit, to keep splice.
+// EINVAL, and reads through c). Wrap w too to keep splice: io.CopyN then
+// calls the tracked w's ReadFrom, which splices up to the limit.
 func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	n, err := c.writeTo(w)
 	runtime.KeepAlive(c)

@@ -23,10 +23,16 @@ import (
 // the system calls tell which end failed: rerr is an error reading src,
 // werr one writing dst. eof reports that src ended before limit.
 //
-// The standard library's splice and sendfile (what (*net.TCPConn).ReadFrom
-// runs) count only when they return, and take only *net.TCPConn and
-// *net.UnixConn sources and TCP destinations; this loop is the same
-// system calls, driven through the conns' raw conns, so it sees each one.
+// Why its own loop: the standard library's splice and sendfile (what
+// (*net.TCPConn).ReadFrom runs) report only when they return, and take
+// only *net.TCPConn and *net.UnixConn sources and TCP destinations.
+// Handing them limited chunks bounds the uncounted bytes but not the
+// time: a slow source (1,000 bytes every 100 ms) takes minutes to fill a
+// chunk of any size worth its call. Bounding the time would need a
+// deadline on the conns, which belong to the caller: re-arming one races
+// with the caller's own SetDeadline (an abort could be lost). This loop is
+// the same system calls, driven through the conns' raw conns (which keep
+// the caller's deadlines), so it sees each one.
 func kernelCopy(dst, src any, to, from *core, limit int64) (n int64, eof, handled bool, rerr, werr error) {
 	drc, srcRC := rawConnNoWrap(dst), rawConnNoWrap(src)
 	if drc == nil || srcRC == nil {

@@ -420,3 +420,47 @@ func TestZeroCopyKeptForUnixAndFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyNIntoRawTCPLimit pins the limit documented on WriteTo:
+// io.CopyN(rawTCP, tracked) is decided by (*net.TCPConn).ReadFrom, which
+// splices only from concrete *net.TCPConn and *net.UnixConn sources, so it
+// runs a read/write loop; wrapping the destination too keeps splice. If it
+// skips on Linux, the standard library may have learned to splice from any
+// raw conn: update the WriteTo doc.
+func TestCopyNIntoRawTCPLimit(t *testing.T) {
+	if _, _, err := threadIO(); err != nil {
+		t.Skipf("no per-thread I/O accounting: %v", err)
+	}
+	data := payload(bulk, 18)
+	run := func(t *testing.T, wrapSrc, wrapDst bool) int64 {
+		feedEnd, s := tcpPair(t)
+		d, sinkEnd := tcpPair(t)
+		var src, dst net.Conn = s, d
+		if wrapSrc {
+			src = trackedconn.Wrap(s)
+		}
+		if wrapDst {
+			dst = trackedconn.Wrap(d)
+		}
+		fed := feed(feedEnd, data, feedEnd.CloseWrite)
+		got := drain(sinkEnd)
+		calls := countIO(t, func() {
+			n, err := io.CopyN(dst, src, bulk)
+			assert.NoError(t, err)
+			assert.Equal(t, int64(bulk), n)
+		})
+		require.NoError(t, <-fed)
+		require.NoError(t, dst.Close())
+		requireDrained(t, got, data)
+		require.NoError(t, src.Close())
+		return calls
+	}
+	zero := run(t, false, false)
+	loop := run(t, true, false)
+	both := run(t, true, true)
+	t.Logf("io.CopyN raw to raw: %d read/write counts; tracked to raw: %d; tracked to tracked: %d", zero, loop, both)
+	if loop < 4*(zero+4) {
+		t.Skipf("tracked to raw TCP is not a read/write loop (%d vs %d): the kernel does not tell, or the WriteTo doc is stale", zero, loop)
+	}
+	assert.Less(t, both, loop/4, "io.CopyN between tracked conns must splice")
+}
