@@ -1,6 +1,7 @@
 package trackedconn
 
 import (
+	"net"
 	"os"
 	"runtime"
 	"sync"
@@ -34,18 +35,35 @@ import (
 // the same system calls, driven through the conns' raw conns (which keep
 // the caller's deadlines), so it sees each one.
 func kernelCopy(dst, src any, to, from *core, limit int64) (n int64, eof, handled bool, rerr, werr error) {
+	// Only the standard library's own conns and files: a conn of another
+	// type may do more in its Read and Write (rate limits, framing, counts)
+	// than its raw conn shows. Sources may also be files that some type
+	// wraps (os hides (*os.File).WriteTo that way), as for the standard
+	// library's sendfile, which takes any syscall.Conn.
+	if !stdEnd(dst) {
+		return 0, false, false, nil, nil
+	}
 	drc, srcRC := rawConnNoWrap(dst), rawConnNoWrap(src)
 	if drc == nil || srcRC == nil {
 		return 0, false, false, nil, nil
 	}
 	dk, sk := fdKindOf(drc, true), fdKindOf(srcRC, false)
 	switch {
-	case sk == kindStream && dk != kindNone:
+	case sk == kindStream && dk != kindNone && stdEnd(src):
 		return spliceCopy(drc, srcRC, to, from, limit)
 	case sk == kindFile && dk == kindStream:
 		return sendfileCopy(drc, srcRC, to, from, limit)
 	}
 	return 0, false, false, nil, nil
+}
+
+// stdEnd reports whether x is a conn or file of the standard library.
+func stdEnd(x any) bool {
+	switch x.(type) {
+	case *net.TCPConn, *net.UnixConn, *os.File:
+		return true
+	}
+	return false
 }
 
 // rawConnNoWrap returns x's raw conn if x has one of its own (a socket or

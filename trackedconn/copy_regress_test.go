@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -463,4 +464,56 @@ func TestCopyNIntoRawTCPLimit(t *testing.T) {
 		t.Skipf("tracked to raw TCP is not a read/write loop (%d vs %d): the kernel does not tell, or the WriteTo doc is stale", zero, loop)
 	}
 	assert.Less(t, both, loop/4, "io.CopyN between tracked conns must splice")
+}
+
+// countingTCP is a conn type of the caller's over a TCP conn: its raw conn
+// is the socket, but its Read and ReadFrom do more (here, count calls).
+type countingTCP struct {
+	*net.TCPConn
+	reads, readFroms atomic.Int64
+}
+
+func (c *countingTCP) Read(b []byte) (int, error) {
+	c.reads.Add(1)
+	return c.TCPConn.Read(b)
+}
+
+func (c *countingTCP) ReadFrom(r io.Reader) (int64, error) {
+	c.readFroms.Add(1)
+	return c.TCPConn.ReadFrom(r)
+}
+
+// A copy never goes beneath a conn type of the caller's through its raw
+// conn: its Read and ReadFrom are used, as the standard library does.
+func TestCopyRespectsCallersConnTypes(t *testing.T) {
+	t.Parallel()
+	feedEnd, s := tcpPair(t)
+	d, sinkEnd := tcpPair(t)
+	srcInner, dstInner := &countingTCP{TCPConn: s}, &countingTCP{TCPConn: d}
+	src, dst := trackedconn.Wrap(srcInner), trackedconn.Wrap(dstInner)
+	data := payload(1<<20, 19)
+	fed := feed(feedEnd, data, feedEnd.CloseWrite)
+	got := drain(sinkEnd)
+	n, err := io.Copy(dst, src)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(data)), n)
+	require.NoError(t, <-fed)
+	require.NoError(t, dst.Close())
+	requireDrained(t, got, data)
+	assert.Positive(t, srcInner.reads.Load(), "Read calls on the source's conn type")
+	assert.Equal(t, int64(len(data)), src.State().BytesRead, "source BytesRead")
+	assert.Equal(t, int64(len(data)), dst.State().BytesWritten, "destination BytesWritten")
+
+	f := openFile(t, payloadFile(t, data))
+	d2, sink2 := tcpPair(t)
+	inner2 := &countingTCP{TCPConn: d2}
+	dst2 := trackedconn.Wrap(inner2)
+	got2 := drain(sink2)
+	n, err = io.Copy(dst2, f)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(data)), n)
+	require.NoError(t, dst2.Close())
+	requireDrained(t, got2, data)
+	assert.Positive(t, inner2.readFroms.Load(), "ReadFrom calls on the destination's conn type")
+	require.NoError(t, src.Close())
 }
