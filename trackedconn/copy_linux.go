@@ -25,8 +25,8 @@ import (
 // werr one writing dst. eof reports that src ended before limit.
 //
 // Why its own loop: the standard library's splice and sendfile (what
-// (*net.TCPConn).ReadFrom runs) report only when they return, and take
-// only *net.TCPConn and *net.UnixConn sources and TCP destinations.
+// (*net.TCPConn).ReadFrom and WriteTo run) report only when they return,
+// and splice only into TCP conns, or from TCP into Unix conns.
 // Handing them limited chunks bounds the uncounted bytes but not the
 // time: a slow source (1,000 bytes every 100 ms) takes minutes to fill a
 // chunk of any size worth its call. Bounding the time would need a
