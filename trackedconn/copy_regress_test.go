@@ -517,3 +517,35 @@ func TestCopyRespectsCallersConnTypes(t *testing.T) {
 	assert.Positive(t, inner2.readFroms.Load(), "ReadFrom calls on the destination's conn type")
 	require.NoError(t, src.Close())
 }
+
+// A source with a descriptor the kernel copy does not take (a pipe) goes
+// through the wrapped conn's ReadFrom in chunks, counted, as on systems
+// without splice.
+func TestCopyFromPipeFileIntoTrackedTCP(t *testing.T) {
+	t.Parallel()
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	defer pr.Close()
+	d, sinkEnd := tcpPair(t)
+	dst, rec := wrapRec(d)
+	data := payload(5<<20, 20)
+	got := drain(sinkEnd)
+	fed := make(chan error, 1)
+	go func() {
+		_, err := pw.Write(data)
+		if err2 := pw.Close(); err == nil {
+			err = err2
+		}
+		fed <- err
+	}()
+	n, err := io.Copy(dst, pr)
+	require.NoError(t, err)
+	require.Equal(t, int64(len(data)), n)
+	require.NoError(t, <-fed)
+	require.NoError(t, dst.Close())
+	requireDrained(t, got, data)
+	st := dst.State()
+	assert.Equal(t, int64(len(data)), st.BytesWritten, "BytesWritten")
+	assert.Equal(t, trackedconn.CauseLocal, st.Cause, "Cause")
+	assert.Equal(t, 0, rec.count(trackedconn.EventPeerClosed), "a pipe's EOF is not the conn's peer closing")
+}
