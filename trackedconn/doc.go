@@ -117,12 +117,16 @@
 //
 // # Zero-copy paths
 //
-// ReadFrom and WriteTo hand the copy to the wrapped conn, so sendfile (file
-// to conn) and splice (conn to conn, also when both are tracked) survive
-// wrapping, and the bytes are counted on both tracked ends. SyscallConn
-// returns a raw conn that hides the descriptor's poll state from
-// (*os.File).WriteTo, so io.Copy(trackedConn, file) is still counted. On the
-// zero-copy paths the kernel does not say which end failed: see ReadFrom.
+// ReadFrom and WriteTo keep the kernel's zero-copy paths through the
+// wrapper. On Linux they run splice (TCP or Unix conn to conn or file) and
+// sendfile (file to conn) themselves, also when either end is tracked, and
+// count after every system call: the counters are current while a copy
+// runs, and the end that failed is known. Elsewhere they hand the copy to
+// the wrapped conn. A tracked conn over anything else (TLS) is read or
+// written through its own methods. SyscallConn returns a raw conn that
+// hides the descriptor's poll state from (*os.File).WriteTo, so
+// io.Copy(trackedConn, file) is still counted. See WriteTo for
+// io.CopyN into an untracked *net.TCPConn.
 //
 // # Performance
 //
