@@ -34,7 +34,7 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{"local-close", "the client writes and closes; the server closes without reading further", (*demo).localClose},
+	{"local-close", "the client writes and closes; the server closes without reading further (its Close finds the FIN)", (*demo).localClose},
 	{"peer-close", "the client writes and closes; the server reads to EOF, then closes", (*demo).peerClose},
 	{"half-close", "the client writes and shuts its write side; the server reads to EOF, answers and shuts its own; both close", (*demo).halfClose},
 	{"reset", "the server closes with SO_LINGER 0 (RST); the client's read fails", (*demo).reset},

@@ -113,7 +113,7 @@ func printDemo(w io.Writer, rep *demoReport) {
 	line("opened", func(c hooks.ConnCounts) uint64 { return c.Opened })
 	line("active", func(c hooks.ConnCounts) uint64 { return c.Active })
 	line("closed", func(c hooks.ConnCounts) uint64 { return c.Closed })
-	for cause := trackedconn.CauseLocal; cause <= trackedconn.CauseLeak; cause++ {
+	for cause := trackedconn.CauseLocal; cause <= trackedconn.CauseStalled; cause++ {
 		line("  by "+cause.String(), func(c hooks.ConnCounts) uint64 { return c.ClosedBy[cause.String()] })
 	}
 	line("peer_closed", func(c hooks.ConnCounts) uint64 { return c.PeerClosed })

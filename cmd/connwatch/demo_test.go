@@ -46,7 +46,6 @@ func TestDemoJSON(t *testing.T) {
 	}
 	wants := map[key]want{
 		{"local-close", "client"}: {"client", "local", []string{}},
-		{"local-close", "server"}: {"client", "local", []string{}},
 		{"peer-close", "client"}:  {"client", "local", []string{}},
 		{"peer-close", "server"}:  {"client", "peer", []string{"peer-closed"}},
 		{"half-close", "client"}:  {"client", "peer", []string{"peer-closed", "write-shut"}},
@@ -59,6 +58,10 @@ func TestDemoJSON(t *testing.T) {
 		{"leak", "server"}:        {"client", "peer", []string{"peer-closed"}},
 		{"probe", "server"}:       {"server", "local", []string{}},
 		{"probe-reset", "server"}: {"server", "local", []string{}},
+	}
+	if runtime.GOOS == "linux" || runtime.GOOS == "darwin" {
+		// The server's Close finds the client's unread FIN.
+		wants[key{"local-close", "server"}] = want{"client", "peer", []string{"peer-closed"}}
 	}
 	if runtime.GOOS != "windows" {
 		wants[key{"probe", "client"}] = want{"server", "peer", []string{"peer-closed"}}
