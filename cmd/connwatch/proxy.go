@@ -422,14 +422,13 @@ func (p *proxy) forward(pr *pair, log *slog.Logger, dst, src *trackedconn.Conn, 
 	n, err := io.Copy(dst, src)
 	to := whoClient + whoUpstream - from
 	if err == nil && !wasReset(src, pr.shut[from].Load()) {
+		pr.setFirst(from)
 		pr.shut[to].Store(true)
 		if err := dst.CloseWrite(); err != nil {
 			// dst is gone already: nothing more can flow either way.
-			pr.setFirst(to)
 			pr.abort()
 			return n
 		}
-		pr.setFirst(from)
 		log.Info("pair half-close", "from", whoNames[from], "to", whoNames[to], "bytes", n)
 		return n
 	}
