@@ -37,14 +37,15 @@ stream for a complete one.
 
 Each pair is dialed when its client connects, within -dial-timeout; a
 client that resets meanwhile cancels its dial. At most -max-conns pairs
-are live at once: a client beyond that is reset at once and counted. Each
-pair holds about 6 descriptors (2 sockets, 2 splice pipes); the start line
-gives the descriptor limit and how many pairs it allows. -idle-timeout
-closes a pair that moved no byte either way for that long (granularity:
-about a second, or a quarter of the timeout). -stall-timeout closes a pair
-once one of its conns has been stalled (Probe: the peer stopped
-acknowledging) for that long; its cause reads stalled. Both are off by
-default.
+are live at once: a client beyond that is reset at once and counted
+("rejected" in the stop line). Each pair holds about 6 descriptors (2
+sockets, 2 splice pipes); the "proxy limits" line at start gives the
+descriptor limit and how many pairs it allows. -idle-timeout cuts a pair
+that moved no byte either way for that long. -stall-timeout cuts a pair
+once one of its conns has read stalled (Probe: the peer stopped
+acknowledging) at every look for that long; that conn's cause is then
+stalled. Both are off by default; when on, the pairs are looked at every
+quarter of the shorter timeout, at most every second.
 
 On SIGINT or SIGTERM the proxy stops accepting and waits up to -drain-timeout
 for the pairs to end, then cuts the rest; a second signal quits at once
