@@ -257,21 +257,33 @@ func (p *proxy) serve(ctx context.Context, ln *listener.Listener, drainTimeout t
 	ln.Close()
 	<-accepting // no pair joins from here on
 	p.log.Info("proxy draining", "live_pairs", p.livePairs(), "drain_timeout", drainTimeout)
-	t := time.NewTimer(drainTimeout)
-	select {
-	case <-p.drain():
-		t.Stop()
-	case <-t.C:
-		n := p.cutPairs(endDrain)
-		abort()
-		p.log.Warn("proxy drain timed out; closed the remaining pairs", "pairs", n)
-	}
+	p.waitDrained(drainTimeout, abort)
 	p.wg.Wait()
 	close(stopReaper)
 	<-reaped
 	total := p.counters.Snapshot().Total
 	p.log.Info("proxy stopped", "pairs", p.nextID.Load(), "rejected", p.rejected.Load(),
 		"conns_opened", total.Opened, "conns_closed", total.Closed, "closed_by", closedBy(total.ClosedBy))
+}
+
+// waitDrained waits up to timeout for the live pairs to end, then cuts
+// those that did not, and calls abort to end the dials of new pairs.
+func (p *proxy) waitDrained(timeout time.Duration, abort func()) {
+	drained := p.drain()
+	select {
+	case <-drained:
+		return
+	default:
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-drained:
+	case <-t.C:
+		n := p.cutPairs(endDrain)
+		abort()
+		p.log.Warn("proxy drain timed out; closed the remaining pairs", "pairs", n)
+	}
 }
 
 // drain returns a channel closed once no pair is live. Call it after the
