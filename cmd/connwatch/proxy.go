@@ -436,6 +436,7 @@ func (p *proxy) forward(pr *pair, log *slog.Logger, dst, src *trackedconn.Conn, 
 	to := whoClient + whoUpstream - from
 	if err == nil && !wasReset(src, pr.shut[from].Load()) {
 		pr.setFirst(from)
+		pr.fin[from].Store(true)
 		pr.shut[to].Store(true)
 		if err := dst.CloseWrite(); err != nil {
 			// dst is gone already: nothing more can flow either way.
@@ -447,7 +448,7 @@ func (p *proxy) forward(pr *pair, log *slog.Logger, dst, src *trackedconn.Conn, 
 	}
 	if err == nil {
 		// An EOF read after a write took the reset: the conn recorded
-		// the EOF as the peer's, the log says reset.
+		// the EOF as the peer's, the log says reset (see pair.cause).
 		pr.resetEOF[from].Store(true)
 		pr.setFirst(from)
 	} else {

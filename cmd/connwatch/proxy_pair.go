@@ -47,7 +47,8 @@ type pair struct {
 	first      atomic.Int32   // who ended first: whoClient, whoUpstream or whoProxy
 	end        atomic.Int32   // endLive, endDone or why the proxy cut the pair
 	shut       [3]atomic.Bool // by side (whoClient, whoUpstream): CloseWrite called or about to be
-	resetEOF   [3]atomic.Bool // by side: an EOF that wasReset found to be a reset
+	fin        [3]atomic.Bool // by side: its copy ended with a FIN
+	resetEOF   [3]atomic.Bool // by side: its copy ended with an EOF that wasReset found to be a reset
 	stalledCut [3]atomic.Bool // by side: the reaper cut the pair for this conn's stall
 
 	// stalledSince is when the reaper first saw each conn (client,
@@ -65,13 +66,15 @@ func newPair(parent context.Context, mu *sync.Mutex, id uint64, c *trackedconn.C
 func (pr *pair) setFirst(who int32) { pr.first.CompareAndSwap(whoNone, who) }
 
 // cause returns the Cause of side's closed conn whose State is s: the
-// conn's own, except that an EOF the proxy found to be a reset (see
-// wasReset) is a reset, not the peer's close, and a conn that the reaper
-// closed for its stall is stalled even if the path came back just before
-// the Close.
+// conn's own, with two corrections. A peer Cause is a reset when the
+// proxy's copy from that side never ended with a FIN and the conn was
+// reset: a socket reports a reset to one call only, and the EOF that the
+// other calls then see passes for the peer's FIN (see wasReset). And a
+// conn that the reaper closed for its stall is stalled, even if the path
+// came back just before the Close.
 func (pr *pair) cause(side int32, s trackedconn.State) trackedconn.Cause {
 	switch {
-	case s.Cause == trackedconn.CausePeer && pr.resetEOF[side].Load():
+	case s.Cause == trackedconn.CausePeer && !pr.fin[side].Load() && (s.Reset || pr.resetEOF[side].Load()):
 		return trackedconn.CauseReset
 	case s.Cause == trackedconn.CauseLocal && pr.stalledCut[side].Load():
 		return trackedconn.CauseStalled
