@@ -40,7 +40,9 @@ client that resets meanwhile cancels its dial. At most -max-conns pairs
 are live at once: a client beyond that is reset at once and counted
 ("rejected" in the stop line). Each pair holds about 6 descriptors (2
 sockets, 2 splice pipes); the "proxy limits" line at start gives the
-descriptor limit and how many pairs it allows. -idle-timeout cuts a pair
+descriptor limit and how many pairs it allows. Without -max-conns the
+bound is 10000 or, if fewer, the pairs that the limit allows; a -max-conns
+beyond them is kept, with a warning. -idle-timeout cuts a pair
 that moved no byte either way for that long. -stall-timeout cuts a pair
 once one of its conns has read stalled (Probe: the peer stopped
 acknowledging) at every look for that long; that conn's cause is then
@@ -82,7 +84,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	debug := fs.String("debug", "", "`address` of the debug HTTP server (off if empty; \":PORT\" binds 127.0.0.1)")
 	dialTimeout := fs.Duration("dial-timeout", 5*time.Second, "bound on each upstream dial")
 	drainTimeout := fs.Duration("drain-timeout", 10*time.Second, "how long to wait for pairs to end after SIGINT/SIGTERM before cutting them")
-	maxConns := fs.Int("max-conns", 10000, "most live pairs; a client beyond them is reset at once and counted")
+	maxConns := fs.Int("max-conns", 10000, "most live pairs; a client beyond them is reset at once and counted (the default is lowered to what the descriptor limit allows)")
 	idleTimeout := fs.Duration("idle-timeout", 0, "cut a pair that moved no byte either way for this `duration` (0: never)")
 	stallTimeout := fs.Duration("stall-timeout", 0, "cut a pair once one of its conns has been stalled for this `duration` (0: never)")
 	logFormat := fs.String("log-format", "text", "log format: `text` or json")
@@ -156,7 +158,9 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		attrs = append(attrs, "debug", addrs.Debug)
 	}
 	logger.Info("proxy listening", attrs...)
-	p.logLimits()
+	explicitMax := false
+	fs.Visit(func(f *flag.Flag) { explicitMax = explicitMax || f.Name == "max-conns" })
+	p.fitLimits(explicitMax)
 	if ready != nil {
 		ready(addrs)
 	}
