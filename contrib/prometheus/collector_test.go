@@ -333,7 +333,9 @@ net_conntrack_dialer_conn_established_total{dialer_name="db"} 0
 	conntest.DialRefused(t, d1)
 	require.Equal(t, 2.0, attempted(), "an untracked dialer's dials are not counted")
 	c.TrackDialer("db", d1)
-	require.Equal(t, 4.0, attempted(), "tracked again: d1's first dial counts twice, as documented")
+	require.Equal(t, 2.0, attempted(), "tracked again: earlier dials are not counted again")
+	conntest.DialRefused(t, d1)
+	require.Equal(t, 3.0, attempted(), "tracked again: new dials count")
 }
 
 func TestNewPanicsOnBadBuckets(t *testing.T) {
