@@ -29,25 +29,33 @@ const (
 	CauseNone Cause = iota
 	// CauseLocal means this side closed the conn with nothing wrong seen before.
 	CauseLocal
-	// CausePeer means a read saw io.EOF (the peer closed) before Close.
+	// CausePeer means the peer closed first: a read saw io.EOF, or Probe or
+	// the first Close found its FIN.
 	CausePeer
 	// CauseReset means the conn was reset (ECONNRESET, ECONNABORTED) or the
-	// pipe broke (EPIPE) before Close.
+	// pipe broke (EPIPE) before Close, as an operation, Probe or the first
+	// Close found.
 	CauseReset
 	// CauseTimeout means the last failed Read or Write before Close hit a
 	// deadline, and no EOF, reset or other error was seen.
 	CauseTimeout
-	// CauseError means another I/O error (a TLS alert, ETIMEDOUT from
-	// keepalive, ...) was seen before Close.
+	// CauseError means another I/O error (a TLS alert, EHOSTUNREACH, ...)
+	// was seen before Close.
 	CauseError
 	// CauseLeak means the conn became unreachable without Close and the leak
 	// detector closed it (see WithLeakDetection).
 	CauseLeak
+	// CauseStalled means the peer had stopped answering: a Read or Write
+	// failed with ETIMEDOUT (retransmissions, keepalive or TCP_USER_TIMEOUT
+	// gave up), or the socket was stalled (see LivenessStalled) when Close
+	// looked at it.
+	CauseStalled
 )
 
-var causeNames = [...]string{"none", "local", "peer", "reset", "timeout", "error", "leak"}
+var causeNames = [...]string{"none", "local", "peer", "reset", "timeout", "error", "leak", "stalled"}
 
-// String returns "none", "local", "peer", "reset", "timeout", "error" or "leak".
+// String returns "none", "local", "peer", "reset", "timeout", "error",
+// "leak" or "stalled".
 func (c Cause) String() string { return enumString(causeNames[:], uint8(c), "Cause") }
 
 // Liveness is the answer of Probe.
@@ -68,11 +76,19 @@ const (
 	LivenessReset
 	// LivenessClosed means Close was called on this side.
 	LivenessClosed
+	// LivenessStalled means the kernel shows that the peer stopped
+	// answering (TCP only; see the package doc for the rule): sent data
+	// waits for an acknowledgment past a retransmission timeout, or
+	// keepalive or zero-window probes go unanswered. It is not terminal:
+	// the conn reads open again when the path comes back. It is also the
+	// answer once the kernel gave up (ETIMEDOUT).
+	LivenessStalled
 )
 
-var livenessNames = [...]string{"unknown", "open", "readable", "peer-closed", "reset", "closed"}
+var livenessNames = [...]string{"unknown", "open", "readable", "peer-closed", "reset", "closed", "stalled"}
 
-// String returns "unknown", "open", "readable", "peer-closed", "reset" or "closed".
+// String returns "unknown", "open", "readable", "peer-closed", "reset",
+// "closed" or "stalled".
 func (l Liveness) String() string { return enumString(livenessNames[:], uint8(l), "Liveness") }
 
 // Event is a lifecycle transition reported to hooks. Each event fires at most

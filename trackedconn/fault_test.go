@@ -50,6 +50,7 @@ const (
 	kindDeadline           // a deadline set on the conn passed
 	kindClosed             // this side closed the conn
 	kindOther              // any other error
+	kindGaveUp             // ETIMEDOUT: the kernel gave up on the peer
 )
 
 var faultKindNames = [...]string{"ok", "eof", "reset", "deadline", "closed", "other"}
@@ -81,7 +82,7 @@ var faultIOErrs = []faultErr{
 	{"wrapped deadline", kindDeadline, func(op string) error { return fmt.Errorf("fault: %s: %w", op, os.ErrDeadlineExceeded) }},
 	{"net.ErrClosed", kindClosed, faultconn.Closed},
 	{"io.ErrClosedPipe", kindClosed, func(string) error { return io.ErrClosedPipe }},
-	{"ETIMEDOUT", kindOther, func(op string) error { return faultconn.SyscallError(op, faultconn.ErrnoTimedOut) }},
+	{"ETIMEDOUT", kindGaveUp, func(op string) error { return faultconn.SyscallError(op, faultconn.ErrnoTimedOut) }},
 	{"boom", kindOther, func(op string) error { return faultconn.OpError(op, errFaultBoom) }},
 	{"context.Canceled", kindOther, func(string) error { return context.Canceled }},
 	{"tls record", kindOther, func(string) error { return errTLSRecord }},
@@ -339,6 +340,11 @@ func (m *faultModel) io(read bool, n int, k faultKind) {
 	// TimedOut: the latest failed Read/Write hit a deadline; a later
 	// successful one clears it. net.ErrClosed (our own close) records
 	// nothing at all (doc.go), so it leaves TimedOut as it is.
+	if !read && m.wshut && k != kindNone {
+		// A Write after our own CloseWrite fails whatever the peer
+		// does: it records nothing (issue 14 item 7).
+		return
+	}
 	switch k {
 	case kindNone:
 		m.timedOut = false
@@ -371,6 +377,8 @@ func (m *faultModel) io(read bool, n int, k faultKind) {
 			m.reset = true
 			m.emit(trackedconn.EventReset)
 		}
+	case k == kindGaveUp:
+		m.terminal(trackedconn.CauseStalled)
 	default: // kindOther, or io.EOF from a Write
 		m.terminal(trackedconn.CauseError)
 	}
@@ -427,6 +435,8 @@ func (m *faultModel) probe() trackedconn.Liveness {
 		return trackedconn.LivenessReset
 	case m.peer:
 		return trackedconn.LivenessPeerClosed
+	case m.term == trackedconn.CauseStalled:
+		return trackedconn.LivenessStalled // the kernel gave up: no peek needed
 	}
 	return trackedconn.LivenessUnknown // a faultconn has no descriptor to peek at
 }
@@ -1062,7 +1072,7 @@ func checkConcurrentRun(c *trackedconn.Conn, inner *faultconn.Conn, rec *faultRe
 		ok = st.PeerClosed
 	case trackedconn.CauseReset:
 		ok = st.Reset
-	case trackedconn.CauseError:
+	case trackedconn.CauseError, trackedconn.CauseStalled:
 		ok = true
 	case trackedconn.CauseTimeout:
 		ok = st.TimedOut && !st.PeerClosed && !st.Reset

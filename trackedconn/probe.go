@@ -9,50 +9,52 @@ import (
 )
 
 // Probe reports whether the conn is still alive, without blocking and
-// without consuming data. It is safe to call concurrently with Read, Write
-// and Close, also while another goroutine is blocked in Read and whatever
-// the deadlines.
+// without consuming data or a pending error. It is safe to call
+// concurrently with Read, Write and Close, also while another goroutine is
+// blocked in Read and whatever the deadlines.
 //
 // It answers from the recorded state first, without a system call:
 // LivenessClosed once Close was called, LivenessReset once a reset was seen,
-// LivenessPeerClosed once a read returned io.EOF. Otherwise, when the
-// wrapped conn, or a conn under it reached through NetConn methods (as for
-// *tls.Conn), has a stream socket, it peeks at one byte with
-// recv(MSG_PEEK|MSG_DONTWAIT), run through the raw conn's Control:
+// LivenessPeerClosed once a read returned io.EOF, LivenessStalled once a
+// Read or Write failed with ETIMEDOUT. Otherwise, when the wrapped conn, or
+// a conn under it reached through NetConn methods (as for *tls.Conn), has a
+// stream socket, it looks at the socket:
 //
-//	nothing to read          LivenessOpen
-//	data waiting             LivenessReadable (on Linux, a FIN queued behind
-//	                         the data also sets State.PeerClosed)
-//	FIN, nothing before it   LivenessPeerClosed
-//	ECONNRESET, ECONNABORTED LivenessReset
+//	nothing to read                       LivenessOpen
+//	data waiting                          LivenessReadable (a FIN queued behind
+//	                                      the data also sets State.PeerClosed)
+//	FIN, nothing before it                LivenessPeerClosed
+//	RST (ECONNRESET, ECONNABORTED)        LivenessReset
+//	the peer stopped answering (TCP)      LivenessStalled (see the package doc)
+//
+// On Linux it never receives: a TCP socket is judged from TCP_INFO and the
+// count of queued bytes, another stream socket from poll and that count,
+// and a pending error is seen (POLLERR) without being taken, so the
+// application's next Read still returns ECONNRESET. Elsewhere it peeks at
+// one byte with recv(MSG_PEEK|MSG_DONTWAIT), run through the raw conn's
+// Control; BSD kernels keep a pending error for the next receive.
 //
 // A FIN or reset found this way is recorded in State (PeerClosed, Reset,
 // and the Cause a later Close decides) and fires EventPeerClosed or
-// EventReset on the calling goroutine.
+// EventReset on the calling goroutine. A stall records nothing.
 //
-// A probe costs one system call (on Linux, a second one, TCP_INFO, when
-// data is waiting and no FIN is recorded yet) and, once the conn has been
-// probed, no allocation on Linux.
+// Once the conn has been probed, a probe does not allocate on Linux.
 //
 // Probe returns LivenessUnknown where nothing can be learned without
 // blocking or consuming: on Windows, for conns without a descriptor
 // (net.Pipe, custom conns) or that are not stream sockets (UDP), after a
-// Read or Write failed with an error other than io.EOF, a reset or a
-// deadline (a TLS alert, ETIMEDOUT when keepalive gave up, ...), and after
-// CloseRead (except for TCP on Linux, where the TCP state still tells open
-// from peer-closed). It never guesses LivenessOpen.
+// Read or Write failed with an error other than io.EOF, a reset, ETIMEDOUT
+// or a deadline (a TLS alert, ...), and after CloseRead (except for TCP on
+// Linux, where the TCP state still tells open from peer-closed). It never
+// guesses LivenessOpen.
 //
 // Probe sees the socket, not the conns above it. Bytes already buffered
 // inside a *tls.Conn or a bufio.Reader are invisible to it (a conn may say
 // LivenessOpen while a Read would return data at once). TLS records that
 // carry no application data, such as session tickets or the peer's
 // close_notify alert, make the socket LivenessReadable. A peer that
-// vanished without sending FIN or RST (power loss, a dropped route, a NAT
-// that forgot the flow) looks LivenessOpen until keepalive or
-// retransmission gives up; a timeout-based check cannot tell either. On
-// Linux the kernel reports a reset to one receive only: after Probe has
-// seen it, a Read returns io.EOF instead of ECONNRESET, while State.Reset
-// and the Cause keep the reset.
+// vanished without sending FIN or RST looks LivenessOpen on an idle conn
+// without keepalive: nothing was sent that could go unanswered.
 func (c *Conn) Probe() Liveness {
 	l := c.s.probeLiveness()
 	runtime.KeepAlive(c) // the leak detector must not close the conn mid-probe
@@ -68,6 +70,9 @@ func recordedLiveness(f uint32) (Liveness, bool) {
 		return LivenessReset, true
 	case f&flagEOF != 0:
 		return LivenessPeerClosed, true
+	case Cause(f>>termShift&causeMask) == CauseStalled:
+		// The kernel gave up on the conn (ETIMEDOUT).
+		return LivenessStalled, true
 	case Cause(f>>termShift&causeMask) == CauseError:
 		// The kernel may have handed the error to that operation and
 		// forgotten it: a peek would now see a harmless-looking EOF.
@@ -77,23 +82,40 @@ func recordedLiveness(f uint32) (Liveness, bool) {
 }
 
 func (s *core) probeLiveness() Liveness {
+	l, _ := s.probeFull(nil)
+	return l
+}
+
+// probeFull probes the socket and records what it found; with info not
+// nil it also returns the TCP_INFO the probe read, into *info (false if
+// none was read).
+func (s *core) probeFull(info *TCPInfo) (Liveness, bool) {
 	f := s.flags.Load()
 	if l, ok := recordedLiveness(f); ok {
-		return l
+		return l, false
 	}
 	p := s.prober()
 	if p.rc == nil {
-		return LivenessUnknown
+		return LivenessUnknown, false
 	}
-	r, ok := p.run(f&flagReadShut != 0, f&flagPeerClosed != 0)
+	r, ok := p.run(p.fn, f&flagReadShut != 0, f&flagWriteShut != 0, f&flagPeerClosed != 0)
 	if !ok {
 		// The descriptor is gone, maybe closed by a concurrent Close.
 		if s.flags.Load()&flagClosing != 0 {
-			return LivenessClosed
+			return LivenessClosed, false
 		}
-		return LivenessUnknown
+		return LivenessUnknown, false
 	}
-	// A probe is not a Read: it leaves TimedOut alone.
+	s.record(r)
+	if info != nil && r.hasInfo {
+		*info = r.info
+	}
+	return r.l, r.hasInfo
+}
+
+// record keeps in State what a probe found. A probe is not a Read: it
+// leaves TimedOut alone.
+func (s *core) record(r probeResult) {
 	switch r.l {
 	case LivenessReadable:
 		if r.fin {
@@ -103,6 +125,10 @@ func (s *core) probeLiveness() Liveness {
 		s.transition(flagPeerClosed|flagEOF, 0, flagPeerClosed, CausePeer, EventPeerClosed)
 	case LivenessReset:
 		s.transition(flagReset, 0, flagReset, CauseReset, EventReset)
+	case LivenessStalled:
+		if r.gaveUp {
+			s.recordTerminal(CauseStalled)
+		}
 	case LivenessUnknown:
 		if r.err != nil {
 			// The kernel handed the socket's pending error (ETIMEDOUT,
@@ -110,7 +136,6 @@ func (s *core) probeLiveness() Liveness {
 			s.fail(r.err, true)
 		}
 	}
-	return r.l
 }
 
 // prober peeks at one socket. Its peek function is bound once, so that a
@@ -118,20 +143,31 @@ func (s *core) probeLiveness() Liveness {
 type prober struct {
 	rc  syscall.RawConn // nil: nothing to peek at
 	fn  func(fd uintptr)
-	tcp bool // a TCP socket (Linux consults TCP_INFO)
+	tfn func(fd uintptr) // reads TCP_INFO only (Conn.TCPInfo)
+	tcp bool             // a TCP socket whose TCP_INFO the probe reads (Linux)
+	// tcpConn: the socket belongs to a *net.TCPConn (Conn.TCPInfo off
+	// Linux).
+	tcpConn bool
 
-	mu       sync.Mutex
-	readShut bool        // in: CloseRead was called on this side
-	finKnown bool        // in: the peer's FIN is recorded already
-	res      probeResult // out
-	buf      [1]byte
+	mu        sync.Mutex
+	readShut  bool        // in: CloseRead was called on this side
+	writeShut bool        // in: CloseWrite was called on this side
+	finKnown  bool        // in: the peer's FIN is recorded already
+	res       probeResult // out
+	buf       [1]byte
+	probeScratch
 }
 
 // probeResult is what one peek found.
 type probeResult struct {
 	l   Liveness
 	fin bool  // with LivenessReadable: the peer's FIN is queued behind the data
-	err error // with LivenessUnknown: a pending socket error the peek consumed
+	err error // with LivenessUnknown: a pending socket error the peek consumed (not on Linux)
+	// gaveUp: with LivenessStalled, the kernel gave up on the conn
+	// (ETIMEDOUT is pending or was taken by another reader).
+	gaveUp  bool
+	hasInfo bool    // info was read
+	info    TCPInfo // the kernel's view, read by the same probe (Linux)
 }
 
 // noProber stands for a conn without a stream socket.
@@ -146,6 +182,7 @@ func newProber(rc syscall.RawConn) *prober {
 	}
 	p := &prober{rc: rc, tcp: k == sockTCP}
 	p.fn = p.peek
+	p.tfn = p.tcpInfoOf
 	return p
 }
 
@@ -164,21 +201,27 @@ func (s *core) prober() *prober {
 		return p
 	}
 	p := noProber
-	if rc := rawConnOf(s.inner); rc != nil {
+	if rc, tcpConn := rawConnKind(s.inner); rc != nil {
 		p = newProber(rc)
+		if p != noProber {
+			p.tcpConn = tcpConn
+		}
 	}
 	s.probe.CompareAndSwap(nil, p)
 	return s.probe.Load()
 }
 
-// run peeks once. It reports false if the raw conn refused (the
-// descriptor is closed).
-func (p *prober) run(readShut, finKnown bool) (probeResult, bool) {
+// run peeks once, as peek (or tcpInfoOf, with fn) does. It reports false
+// if the raw conn refused (the descriptor is closed).
+func (p *prober) run(fn func(fd uintptr), readShut, writeShut, finKnown bool) (probeResult, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.readShut, p.finKnown = readShut, finKnown
+	p.readShut, p.writeShut, p.finKnown = readShut, writeShut, finKnown
 	p.res = probeResult{}
-	if err := p.rc.Control(p.fn); err != nil {
+	p.getTCPBuf()
+	err := p.rc.Control(fn)
+	p.putTCPBuf()
+	if err != nil {
 		return probeResult{}, false
 	}
 	return p.res, true
@@ -195,7 +238,7 @@ func peek(x any) Liveness {
 	if p.rc == nil {
 		return LivenessUnknown
 	}
-	r, _ := p.run(false, false)
+	r, _ := p.run(p.fn, false, false, false)
 	return r.l
 }
 
@@ -203,6 +246,13 @@ func peek(x any) Liveness {
 // methods (*tls.Conn and other wrappers) and io.LimitedReader (io.CopyN).
 // It returns nil if there is none.
 func rawConnOf(x any) syscall.RawConn {
+	rc, _ := rawConnKind(x)
+	return rc
+}
+
+// rawConnKind is rawConnOf, and also reports whether the raw conn belongs
+// to a *net.TCPConn.
+func rawConnKind(x any) (rc syscall.RawConn, tcp bool) {
 	for range 8 { // wrappers of wrappers, but never a cycle
 		switch v := x.(type) {
 		case *Conn:
@@ -214,14 +264,29 @@ func rawConnOf(x any) syscall.RawConn {
 		}
 		if sc, ok := x.(syscall.Conn); ok {
 			if rc, err := sc.SyscallConn(); err == nil {
-				return rc
+				_, tcp = x.(*net.TCPConn)
+				return rc, tcp
 			}
 		}
 		nc, ok := x.(interface{ NetConn() net.Conn })
 		if !ok {
-			return nil
+			return nil, false
 		}
 		x = nc.NetConn()
 	}
-	return nil
+	return nil, false
+}
+
+// lookBeforeClose looks at the socket once before the first Close when
+// nothing terminal was recorded, so that the Cause is right also when
+// something else found the end first (a pool's liveness check that read
+// the raw descriptor, or a client that closes on an error message the
+// peer's FIN follows). A FIN or reset it finds is recorded as Probe
+// records it; it reports whether the socket is stalled.
+func (s *core) lookBeforeClose() bool {
+	f := s.flags.Load()
+	if f&flagClosing != 0 || f>>termShift&causeMask != 0 {
+		return false
+	}
+	return s.probeLiveness() == LivenessStalled
 }

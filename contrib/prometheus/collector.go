@@ -31,6 +31,7 @@ var DefaultDurationBuckets = []float64{0.001, 0.01, 0.1, 1, 10, 60, 300, 1800, 3
 var causes = [...]trackedconn.Cause{
 	trackedconn.CauseLocal, trackedconn.CausePeer, trackedconn.CauseReset,
 	trackedconn.CauseTimeout, trackedconn.CauseError, trackedconn.CauseLeak,
+	trackedconn.CauseStalled,
 }
 
 // reason is a failure reason of go-conntrack's

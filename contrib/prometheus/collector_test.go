@@ -85,6 +85,7 @@ net_conntrack_dialer_conn_closed_by_cause_total{cause="leak",dialer_name="backen
 net_conntrack_dialer_conn_closed_by_cause_total{cause="local",dialer_name="backend"} 1
 net_conntrack_dialer_conn_closed_by_cause_total{cause="peer",dialer_name="backend"} 2
 net_conntrack_dialer_conn_closed_by_cause_total{cause="reset",dialer_name="backend"} 1
+net_conntrack_dialer_conn_closed_by_cause_total{cause="stalled",dialer_name="backend"} 0
 net_conntrack_dialer_conn_closed_by_cause_total{cause="timeout",dialer_name="backend"} 0
 # HELP net_conntrack_dialer_conn_half_closed_total Total number of half-closes (CloseRead, CloseWrite) of connections of the dialer of a given name, by direction.
 # TYPE net_conntrack_dialer_conn_half_closed_total counter
@@ -115,6 +116,7 @@ net_conntrack_listener_conn_closed_by_cause_total{cause="leak",listener_name="ap
 net_conntrack_listener_conn_closed_by_cause_total{cause="local",listener_name="api"} 2
 net_conntrack_listener_conn_closed_by_cause_total{cause="peer",listener_name="api"} 2
 net_conntrack_listener_conn_closed_by_cause_total{cause="reset",listener_name="api"} 0
+net_conntrack_listener_conn_closed_by_cause_total{cause="stalled",listener_name="api"} 0
 net_conntrack_listener_conn_closed_by_cause_total{cause="timeout",listener_name="api"} 0
 # HELP net_conntrack_listener_conn_half_closed_total Total number of half-closes (CloseRead, CloseWrite) of connections of the listener of a given name, by direction.
 # TYPE net_conntrack_listener_conn_half_closed_total counter

@@ -57,8 +57,8 @@
 //	net_conntrack_listener_conn_written_bytes_total{listener_name}        counter    bytes written by closed conns
 //	net_conntrack_listener_conn_duration_seconds{listener_name}           histogram  lifetime of closed conns
 //
-// cause is one of "local", "peer", "reset", "timeout", "error" and "leak"
-// (trackedconn.Cause.String). A name's series all appear at once, at 0
+// cause is one of "local", "peer", "reset", "timeout", "error", "leak" and
+// "stalled" (trackedconn.Cause.String). A name's series all appear at once, at 0
 // (every cause, both directions, and for a tracked dialer every reason),
 // when TrackListener or TrackDialer is called for it, or else at its first
 // conn, so that rate() and increase() see them start.
