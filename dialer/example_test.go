@@ -78,11 +78,10 @@ func ExampleDialer_CloseIf() {
 		time.Sleep(time.Millisecond) // the FIN is on its way
 	}
 
-	before := d.Stats().Active
-	d.CloseIf(func(p trackedconn.Probed) bool { // d: the dialer.Dialer your pool dials through
+	n := d.CloseIf(func(p trackedconn.Probed) bool { // d: the dialer.Dialer your pool dials through
 		return p.Liveness == trackedconn.LivenessStalled || p.Liveness == trackedconn.LivenessPeerClosed
-	}) // as in the README; CloseIf also returns how many it closed
-	fmt.Println("reaped:", before-d.Stats().Active, "live:", d.Stats().Active)
+	})
+	fmt.Println("reaped:", n, "live:", d.Stats().Active)
 	// Output:
 	// reaped: 1 live: 0
 }
