@@ -1,0 +1,360 @@
+package connz
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/trackedconn"
+)
+
+// Source is a live set of tracked conns: *listener.Listener,
+// *dialer.Dialer and *trackedconn.Group are Sources.
+type Source interface {
+	Probe() []trackedconn.Probed
+	Stats() trackedconn.Stats
+}
+
+// Field is a value that a Source adds to each of its conns (see Annotator).
+type Field struct {
+	Key   string // a column heading in the page and text, a key in the JSON conn
+	Value any    // printed with fmt.Sprint; marshaled with encoding/json
+}
+
+// Annotator is a Source that adds fields of its own to its conns, such as
+// the proxy pair a conn belongs to. Annotate runs once per listed conn of a
+// request and must not block. Its keys come first in the page and the text
+// columns, and join the built-in keys of each JSON conn (a key that is
+// already there is left out).
+type Annotator interface {
+	Source
+	Annotate(p trackedconn.Probed) []Field
+}
+
+// Named names a source on the page and in the JSON. Without it a source
+// with an Addr method (a *listener.Listener) is "listener ADDR", a
+// *dialer.Dialer is "dialer" and any other source "group".
+func Named(name string, s Source) Source { return named{name, s} }
+
+type named struct {
+	name string
+	Source
+}
+
+func (n named) Annotate(p trackedconn.Probed) []Field {
+	if a, ok := n.Source.(Annotator); ok {
+		return a.Annotate(p)
+	}
+	return nil
+}
+
+// DefaultLimit is how many conns a request lists without ?limit=.
+const DefaultLimit = 1000
+
+// Handler serves the live conns of sources as HTML, JSON or text (see the
+// package doc for the query parameters). It answers GET and HEAD.
+func Handler(sources ...Source) http.Handler {
+	h := &handler{sources: slices.Clone(sources)}
+	seen := map[string]int{}
+	for _, s := range sources {
+		name := sourceName(s)
+		seen[name]++
+		if n := seen[name]; n > 1 {
+			name = fmt.Sprintf("%s #%d", name, n)
+		}
+		h.names = append(h.names, name)
+	}
+	return h
+}
+
+func sourceName(s Source) string {
+	switch v := s.(type) {
+	case named:
+		return v.name
+	case interface{ Addr() net.Addr }:
+		return "listener " + v.Addr().String()
+	case *dialer.Dialer:
+		return "dialer"
+	default:
+		return "group"
+	}
+}
+
+type handler struct {
+	sources []Source
+	names   []string
+}
+
+// row is one live conn of a snapshot.
+type row struct {
+	trackedconn.Probed
+	src    int    // index of the source
+	source string // name of the source
+	age    time.Duration
+	idle   time.Duration
+	extra  []Field
+}
+
+// sourceStats is the summary of one source.
+type sourceStats struct {
+	Name string
+	trackedconn.Stats
+}
+
+// snapshot is what one request shows.
+type snapshot struct {
+	q        query
+	now      time.Time
+	sources  []sourceStats
+	total    trackedconn.Stats
+	live     int            // conns probed
+	liveness map[string]int // conns probed, by liveness
+	matched  int            // conns that pass the filters
+	rows     []row          // the listed conns: matched, sorted, limited
+	extra    []string       // the keys of the rows' fields, in first-seen order
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "connz: method "+r.Method+" not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	q, err := parseQuery(r.URL.Query())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	snap := h.snapshot(q, time.Now())
+	if q.hasID && len(snap.rows) == 0 {
+		http.Error(w, fmt.Sprintf("connz: no live conn with id %d", q.id), http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	switch q.format {
+	case "json":
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(renderJSON(snap))
+	case "text":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		renderText(w, snap)
+	default:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'")
+		var b bytes.Buffer
+		if err := renderHTML(&b, snap); err != nil {
+			http.Error(w, "connz: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Write(b.Bytes())
+	}
+}
+
+// snapshot probes every source once and keeps the conns q asks for.
+func (h *handler) snapshot(q query, now time.Time) *snapshot {
+	snap := &snapshot{q: q, now: now, liveness: map[string]int{}}
+	var rows []row
+	for i, s := range h.sources {
+		probed := s.Probe()
+		st := s.Stats()
+		snap.sources = append(snap.sources, sourceStats{h.names[i], st})
+		snap.total.Opened += st.Opened
+		snap.total.Active += st.Active
+		snap.total.Closed += st.Closed
+		snap.total.BytesRead += st.BytesRead
+		snap.total.BytesWritten += st.BytesWritten
+		for _, p := range probed {
+			snap.live++
+			snap.liveness[p.Liveness.String()]++
+			if !q.keep(h.names[i], p) {
+				continue
+			}
+			rows = append(rows, row{
+				Probed: p,
+				src:    i,
+				age:    now.Sub(p.State.OpenedAt),
+				idle:   now.Sub(p.State.LastActive()),
+			})
+		}
+	}
+	snap.matched = len(rows)
+	sortRows(rows, q.sort)
+	rows = rows[:min(len(rows), q.limit)]
+	seen := map[string]bool{}
+	for i := range rows {
+		rows[i].source = h.names[rows[i].src]
+		a, ok := h.sources[rows[i].src].(Annotator)
+		if !ok {
+			continue
+		}
+		rows[i].extra = a.Annotate(rows[i].Probed)
+		for _, f := range rows[i].extra {
+			if !seen[f.Key] {
+				seen[f.Key] = true
+				snap.extra = append(snap.extra, f.Key)
+			}
+		}
+	}
+	snap.rows = rows
+	return snap
+}
+
+// field returns the value of the field key of r, or nil.
+func (r *row) field(key string) any {
+	for _, f := range r.extra {
+		if f.Key == key {
+			return f.Value
+		}
+	}
+	return nil
+}
+
+// sortRows sorts rows by key, the biggest outliers first; ties go to the
+// lower id.
+func sortRows(rows []row, key string) {
+	var by func(a, b *row) int
+	switch key {
+	case "idle":
+		by = func(a, b *row) int { return cmp.Compare(b.idle, a.idle) }
+	case "bytes":
+		by = func(a, b *row) int {
+			return cmp.Compare(b.State.BytesRead+b.State.BytesWritten, a.State.BytesRead+a.State.BytesWritten)
+		}
+	case "rtt":
+		by = func(a, b *row) int { return cmp.Compare(rtt(b), rtt(a)) }
+	case "id":
+		by = func(a, b *row) int { return 0 }
+	default: // age
+		by = func(a, b *row) int { return a.State.OpenedAt.Compare(b.State.OpenedAt) }
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		if c := by(&a, &b); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.State.ID, b.State.ID)
+	})
+}
+
+// rtt is the conn's smoothed RTT, -1 where the kernel has none.
+func rtt(r *row) time.Duration {
+	if r.TCP == nil {
+		return -1
+	}
+	return r.TCP.RTT
+}
+
+// query is a request's parsed query parameters.
+type query struct {
+	format   string // "html", "json" or "text"
+	sort     string // "age", "idle", "bytes", "rtt" or "id"
+	liveness string // "" for any
+	name     string
+	hasName  bool
+	source   string
+	hasSrc   bool
+	id       uint64
+	hasID    bool
+	limit    int
+}
+
+// keep reports whether the conn p of source src passes q's filters.
+func (q *query) keep(src string, p trackedconn.Probed) bool {
+	switch {
+	case q.hasID && p.State.ID != q.id,
+		q.liveness != "" && p.Liveness.String() != q.liveness,
+		q.hasName && p.State.Name != q.name,
+		q.hasSrc && src != q.source:
+		return false
+	}
+	return true
+}
+
+// values returns q as query parameters, without the defaults.
+func (q *query) values() url.Values {
+	v := url.Values{}
+	if q.sort != "age" {
+		v.Set("sort", q.sort)
+	}
+	if q.liveness != "" {
+		v.Set("liveness", q.liveness)
+	}
+	if q.hasName {
+		v.Set("name", q.name)
+	}
+	if q.hasSrc {
+		v.Set("source", q.source)
+	}
+	if q.limit != DefaultLimit {
+		v.Set("limit", strconv.Itoa(q.limit))
+	}
+	return v
+}
+
+var (
+	formats   = []string{"html", "json", "text"}
+	sortKeys  = []string{"age", "idle", "bytes", "rtt", "id"}
+	livenesss = func() []string {
+		var names []string
+		for l := trackedconn.LivenessUnknown; l <= trackedconn.LivenessStalled; l++ {
+			names = append(names, l.String())
+		}
+		return names
+	}()
+)
+
+// parseQuery parses and checks the query parameters v.
+func parseQuery(v url.Values) (query, error) {
+	q := query{format: "html", sort: "age", limit: DefaultLimit}
+	for key, vals := range v {
+		if len(vals) > 1 {
+			return q, fmt.Errorf("connz: parameter %q given %d times", key, len(vals))
+		}
+		val := vals[0]
+		var err error
+		switch key {
+		case "format":
+			q.format, err = oneOf(key, val, formats)
+		case "sort":
+			q.sort, err = oneOf(key, val, sortKeys)
+		case "liveness":
+			q.liveness, err = oneOf(key, val, livenesss)
+		case "name":
+			q.name, q.hasName = val, true
+		case "source":
+			q.source, q.hasSrc = val, true
+		case "id":
+			q.id, err = strconv.ParseUint(val, 10, 64)
+			if err != nil || q.id == 0 {
+				err = fmt.Errorf("connz: id=%q: want a conn id (a positive integer)", val)
+			}
+			q.hasID = true
+		case "limit":
+			q.limit, err = strconv.Atoi(val)
+			if err != nil || q.limit < 1 {
+				err = fmt.Errorf("connz: limit=%q: want a positive integer", val)
+			}
+		default:
+			err = fmt.Errorf("connz: unknown parameter %q: want format, sort, liveness, name, source, id or limit", key)
+		}
+		if err != nil {
+			return q, err
+		}
+	}
+	return q, nil
+}
+
+// oneOf returns val if it is one of want.
+func oneOf(key, val string, want []string) (string, error) {
+	if slices.Contains(want, val) {
+		return val, nil
+	}
+	return "", fmt.Errorf("connz: %s=%q: want one of %v", key, val, want)
+}
