@@ -1,7 +1,6 @@
 package connz
 
 import (
-	"bytes"
 	"cmp"
 	"fmt"
 	"net"
@@ -31,8 +30,8 @@ type Field struct {
 // Annotator is a Source that adds fields of its own to its conns, such as
 // the proxy pair a conn belongs to. Annotate runs once per listed conn of a
 // request and must not block. Its keys come first in the page and the text
-// columns, and join the built-in keys of each JSON conn (a key that is
-// already there is left out).
+// columns, and join the built-in keys of each JSON conn; a field whose key is
+// a built-in one ("id", "name", ...) is left out.
 type Annotator interface {
 	Source
 	Annotate(p trackedconn.Probed) []Field
@@ -149,21 +148,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'")
-		var b bytes.Buffer
-		if err := renderHTML(&b, snap); err != nil {
-			http.Error(w, "connz: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Write(b.Bytes())
+		renderHTML(w, snap) // an error is the client's going away: the template is fixed
 	}
 }
 
 // snapshot probes every source once and keeps the conns q asks for.
 func (h *handler) snapshot(q query, now time.Time) *snapshot {
 	snap := &snapshot{q: q, now: now, liveness: map[string]int{}}
-	var rows []row
+	probed := make([][]trackedconn.Probed, len(h.sources))
+	n := 0
 	for i, s := range h.sources {
-		probed := s.Probe()
+		probed[i] = s.Probe()
+		n += len(probed[i])
+	}
+	rows := make([]row, 0, n)
+	for i, s := range h.sources {
 		st := s.Stats()
 		snap.sources = append(snap.sources, sourceStats{h.names[i], st})
 		snap.total.Opened += st.Opened
@@ -171,7 +170,7 @@ func (h *handler) snapshot(q query, now time.Time) *snapshot {
 		snap.total.Closed += st.Closed
 		snap.total.BytesRead += st.BytesRead
 		snap.total.BytesWritten += st.BytesWritten
-		for _, p := range probed {
+		for _, p := range probed[i] {
 			snap.live++
 			snap.liveness[p.Liveness.String()]++
 			if !q.keep(h.names[i], p) {
@@ -186,8 +185,7 @@ func (h *handler) snapshot(q query, now time.Time) *snapshot {
 		}
 	}
 	snap.matched = len(rows)
-	sortRows(rows, q.sort)
-	rows = rows[:min(len(rows), q.limit)]
+	rows = sortRows(rows, q.sort, q.limit)
 	seen := map[string]bool{}
 	for i := range rows {
 		rows[i].source = h.names[rows[i].src]
@@ -195,8 +193,11 @@ func (h *handler) snapshot(q query, now time.Time) *snapshot {
 		if !ok {
 			continue
 		}
-		rows[i].extra = a.Annotate(rows[i].Probed)
-		for _, f := range rows[i].extra {
+		for _, f := range a.Annotate(rows[i].Probed) {
+			if builtinKeys[f.Key] {
+				continue
+			}
+			rows[i].extra = append(rows[i].extra, f)
 			if !seen[f.Key] {
 				seen[f.Key] = true
 				snap.extra = append(snap.extra, f.Key)
@@ -217,9 +218,9 @@ func (r *row) field(key string) any {
 	return nil
 }
 
-// sortRows sorts rows by key, the biggest outliers first; ties go to the
-// lower id.
-func sortRows(rows []row, key string) {
+// sortRows returns the first limit rows sorted by key, the biggest
+// outliers first; ties go to the lower id.
+func sortRows(rows []row, key string, limit int) []row {
 	var by func(a, b *row) int
 	switch key {
 	case "idle":
@@ -235,12 +236,21 @@ func sortRows(rows []row, key string) {
 	default: // age
 		by = func(a, b *row) int { return a.State.OpenedAt.Compare(b.State.OpenedAt) }
 	}
-	slices.SortFunc(rows, func(a, b row) int {
-		if c := by(&a, &b); c != 0 {
+	ptrs := make([]*row, len(rows))
+	for i := range rows {
+		ptrs[i] = &rows[i]
+	}
+	slices.SortFunc(ptrs, func(a, b *row) int {
+		if c := by(a, b); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.State.ID, b.State.ID)
 	})
+	out := make([]row, min(len(rows), limit))
+	for i := range out {
+		out[i] = *ptrs[i]
+	}
+	return out
 }
 
 // rtt is the conn's smoothed RTT, -1 where the kernel has none.

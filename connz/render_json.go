@@ -68,7 +68,7 @@ type jsonConn struct {
 }
 
 // builtinKeys are the JSON keys of jsonConn: fields of an Annotator with
-// these keys are left out of the JSON.
+// these keys are left out.
 var builtinKeys = map[string]bool{
 	"id": true, "source": true, "name": true, "side": true, "local": true, "remote": true,
 	"opened_at": true, "last_read_at": true, "last_write_at": true, "age_seconds": true,
@@ -134,17 +134,11 @@ func renderJSON(snap *snapshot) []byte {
 		}
 		r := &snap.rows[i]
 		mustEncode(&b, connJSON(r, snap.q.hasID))
-		var extra []Field
-		for _, f := range r.extra {
-			if !builtinKeys[f.Key] {
-				extra = append(extra, f)
-			}
-		}
-		if len(extra) == 0 {
+		if len(r.extra) == 0 {
 			continue
 		}
 		b.Truncate(b.Len() - 1) // the conn's closing brace
-		for _, f := range extra {
+		for _, f := range r.extra {
 			b.WriteByte(',')
 			mustEncode(&b, f.Key)
 			b.WriteByte(':')

@@ -21,11 +21,12 @@ func renderText(w io.Writer, snap *snapshot) {
 		b.WriteString(strings.ToUpper(plain(k)))
 		b.WriteByte('\t')
 	}
+	b.WriteString("ID\t")
 	many := len(snap.sources) > 1
 	if many {
 		b.WriteString("SOURCE\t")
 	}
-	b.WriteString("ID\tSIDE\tNAME\tLOCAL\tREMOTE\tAGE\tIDLE\tREAD\tWRITTEN\tFLAGS\tLIVENESS\tRTT\tRETRANS\n")
+	b.WriteString("SIDE\tNAME\tLOCAL\tREMOTE\tAGE\tIDLE\tREAD\tWRITTEN\tFLAGS\tLIVENESS\tRTT\tRETRANS\n")
 	io.WriteString(tw, b.String())
 	for i := range snap.rows {
 		r := &snap.rows[i]
@@ -38,17 +39,19 @@ func renderText(w io.Writer, snap *snapshot) {
 			}
 			b.WriteByte('\t')
 		}
+		s := &r.State
+		b.WriteString(strconv.FormatUint(s.ID, 10))
+		b.WriteByte('\t')
 		if many {
 			b.WriteString(plain(r.source))
 			b.WriteByte('\t')
 		}
-		s := &r.State
 		rtt, retrans := "-", "-"
 		if r.TCP != nil {
 			rtt, retrans = rttString(r.TCP.RTT), strconv.FormatUint(uint64(r.TCP.TotalRetrans), 10)
 		}
 		cells := [...]string{
-			strconv.FormatUint(s.ID, 10), s.Side.String(), plain(s.Name),
+			s.Side.String(), plain(s.Name),
 			plain(addr(s.LocalAddr)), plain(addr(s.RemoteAddr)), dur(r.age), dur(r.idle),
 			strconv.FormatInt(s.BytesRead, 10), strconv.FormatInt(s.BytesWritten, 10),
 			plain(strings.Join(flags(s), ",")), r.Liveness.String(), rtt, retrans,
