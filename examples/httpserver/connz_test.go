@@ -43,7 +43,9 @@ func TestEventsAndConnz(t *testing.T) {
 
 	pageResp, err := client.Get(base + "/debug/conns?format=json")
 	require.NoError(t, err, "GET /debug/conns")
-	var page struct{ Conns []struct{ Name, Liveness string } }
+	var page struct {
+		Conns []struct{ Name, Liveness string }
+	}
 	require.NoError(t, json.NewDecoder(pageResp.Body).Decode(&page), "connz JSON")
 	pageResp.Body.Close()
 	assert.Len(t, page.Conns, 2, "the events conn and the page's own")

@@ -55,4 +55,3 @@ func Example_connContext() {
 	// data: tick 1
 	// the handler stopped: peer-closed
 }
-
