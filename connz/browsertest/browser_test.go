@@ -325,4 +325,3 @@ func screenshot(t *testing.T, ctx context.Context) {
 	}
 	t.Logf("screenshot: %s (%d bytes)", abs, len(png))
 }
-
