@@ -51,8 +51,9 @@ func chromium(t *testing.T) string {
 // several kinds, and connz serving them on an untracked server.
 type fixture struct {
 	base  string // the page's URL
-	ln    *listener.Listener
-	conns []net.Conn
+	ln      *listener.Listener
+	conns   []net.Conn
+	stalled bool // a conn to a vanished peer is on the page
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -95,6 +96,13 @@ func newFixture(t *testing.T) *fixture {
 	_, err = client.Write([]byte("GET /slow\r\n")) // unread by the server: readable
 	require.NoError(t, err, "write")
 
+	stalled, why := stalledConn(t, backends)
+	f.conns = append(f.conns, stalled...)
+	f.stalled = stalled != nil
+	if !f.stalled {
+		t.Logf("no stalled conn on the page: %s", why)
+	}
+
 	a, b := net.Pipe()
 	evil := trackedconn.Wrap(a, trackedconn.WithName(hostile), trackedconn.WithGroup(&pipes))
 	f.conns = append(f.conns, evil, b)
@@ -118,9 +126,10 @@ func newFixture(t *testing.T) *fixture {
 	// Let the kernel's view settle (the peer-closed conn's FIN), so that
 	// the page and the JSON fetched after it agree.
 	require.Eventually(t, func() bool {
-		p := f.json(t, "")
-		return len(f.json(t, "?liveness=peer-closed").Conns) == 1 && len(f.json(t, "?liveness=readable").Conns) == 1 && p.Stats.Live == 16
-	}, 5*time.Second, 10*time.Millisecond, "the server conn of the closed client reads peer-closed")
+		stalled := len(f.json(t, "?liveness=stalled").Conns)
+		return len(f.json(t, "?liveness=peer-closed").Conns) == 1 && len(f.json(t, "?liveness=readable").Conns) == 1 &&
+			(stalled == 1) == f.stalled
+	}, 10*time.Second, 20*time.Millisecond, "the conns read peer-closed, readable and (in a namespace) stalled")
 	return f
 }
 
@@ -269,6 +278,15 @@ func TestPage(t *testing.T) {
 	assert.Contains(t, eval[string](t, ctx, "location.search"), "sort=bytes", "the filter keeps the sort")
 	assert.Equal(t, []string{"peer-closed"}, eval[[]string](t, ctx, jsColumn("lv")), "the one peer-closed conn")
 	assert.Equal(t, 1, eval[int](t, ctx, `document.querySelectorAll("tr.lv-peer-closed").length`), "its row stands out")
+
+	// The stalled conn (a peer that vanished, in a private network
+	// namespace) stands out, and its chip filters.
+	if f.stalled {
+		click(t, ctx, `a.chip.lv-stalled`, "liveness=stalled")
+		assert.Equal(t, []string{"stalled"}, eval[[]string](t, ctx, jsColumn("lv")), "the one stalled conn")
+		assert.Equal(t, 1, eval[int](t, ctx, `document.querySelectorAll("tr.lv-stalled").length`), "its row stands out")
+		assert.Equal(t, "rgb(255, 235, 233)", eval[string](t, ctx, `getComputedStyle(document.querySelector("tr.lv-stalled td")).backgroundColor`), "in red")
+	}
 
 	// Remove the filter (a click on it), then filter by name: a click on a name.
 	require.NoError(t, chromedp.Do(ctx,
