@@ -50,7 +50,7 @@ func chromium(t *testing.T) string {
 // fixture is a tracked server and clients with live loopback conns of
 // several kinds, and connz serving them on an untracked server.
 type fixture struct {
-	base  string // the page's URL
+	base    string // the page's URL
 	ln      *listener.Listener
 	conns   []net.Conn
 	stalled bool // a conn to a vanished peer is on the page
