@@ -266,7 +266,7 @@ func TestPage(t *testing.T) {
 	assert.Zero(t, eval[int](t, ctx, "document.images.length"), "no img element")
 	assert.Equal(t, title, eval[string](t, ctx, "document.title"), "no script ran")
 
-	screenshot(t, ctx)
+	screenshot(t, ctx, "connz.png")
 
 	// Sort by bytes: a click on the heading.
 	click(t, ctx, `th a[href*="sort=bytes"]`, "sort=bytes")
@@ -323,16 +323,28 @@ func TestPage(t *testing.T) {
 	assert.Equal(t, hostile, eval[string](t, ctx, field("name")), "the name, as text")
 	assert.Zero(t, eval[int](t, ctx, "document.scripts.length + document.images.length"), "no script or img element")
 	assert.True(t, strings.HasPrefix(eval[string](t, ctx, "document.title"), "conn "+evil), "no script ran")
+
+	// The stalled conn's view, for the eye: its TCPInfo shows the retransmissions.
+	if f.stalled {
+		id := f.json(t, "?liveness=stalled").ids()[0]
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(f.base+"?id="+id),
+			chromedp.WaitVisible(chromedp.CSS("table.fields")),
+		), "open the stalled conn")
+		assert.Equal(t, "stalled", eval[string](t, ctx, field("liveness")), "its liveness")
+		screenshot(t, ctx, "connz-conn.png")
+	}
 }
 
-// screenshot saves the page, 1280 px wide, as build/connz.png at the root
-// of the repository, or as $CONNZ_SCREENSHOT.
-func screenshot(t *testing.T, ctx context.Context) {
+// screenshot saves the page, 1280 px wide, as build/name at the root of
+// the repository, or in the directory $CONNZ_SCREENSHOTS.
+func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	path := os.Getenv("CONNZ_SCREENSHOT")
-	if path == "" {
-		path = filepath.Join("..", "..", "build", "connz.png")
+	dir := os.Getenv("CONNZ_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "build")
 	}
+	path := filepath.Join(dir, name)
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err, "screenshot")
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755), "mkdir")

@@ -6,6 +6,9 @@
 //
 // The test needs Debian's chromium (/usr/bin/chromium, or $CHROMIUM). In CI
 // (CI=true) a missing browser fails the test; elsewhere it skips. It leaves
-// a screenshot of the page, 1280 px wide, in build/connz.png at the root of
-// the repository (or in $CONNZ_SCREENSHOT).
+// screenshots of the page, 1280 px wide, in build/ at the root of the
+// repository (or in $CONNZ_SCREENSHOTS): connz.png, and connz-conn.png for
+// the per-conn view of the stalled conn. Where the test can make a private
+// network namespace (as root on Linux), one conn's peer vanishes in it, and
+// the page shows that conn stalled.
 package browsertest
