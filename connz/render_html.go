@@ -82,7 +82,7 @@ type pageData struct {
 	Origin    string
 	DetailID  uint64
 	BackHref  string
-	Liveclass string
+	LiveClass string
 }
 
 // href returns the relative URL of q's parameters with key set to val
@@ -235,7 +235,7 @@ func table(snap *snapshot) ([]link, template.HTML) {
 func renderHTMLDetail(w io.Writer, snap *snapshot, d *pageData) error {
 	r := &snap.rows[0]
 	d.DetailID = r.State.ID
-	d.Liveclass = "lv-" + r.Liveness.String()
+	d.LiveClass = "lv-" + r.Liveness.String()
 	d.BackHref = href(&snap.q, "id", "")
 	d.Detail = stateFields(r)
 	if r.TCP != nil {
