@@ -68,3 +68,20 @@ func BenchmarkHandler5000(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHandlerLive5000 renders the page over 5,000 live loopback conns
+// (2,500 pairs, both ends tracked): the probes included.
+func BenchmarkHandlerLive5000(b *testing.B) {
+	w := newWorld(b, 2500)
+	h := connz.Handler(w.ln, w.d)
+	req := httptest.NewRequest(http.MethodGet, "/?limit=5000", nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
