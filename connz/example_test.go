@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/connwatch/connwatch/connz"
@@ -48,4 +49,28 @@ func Example() {
 	// Output:
 	// active: 1
 	// api server
+}
+
+// Name the sources of the page; the summary and the JSON show each one's
+// counters. A listener without a name is "listener ADDR".
+func ExampleNamed() {
+	var pool trackedconn.Group // the conns of a pool, say (trackedconn.WithGroup)
+	h := connz.Handler(connz.Named("db pool", &pool), connz.Named("cache pool", new(trackedconn.Group)))
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/conns?format=json", nil))
+	var page struct {
+		Stats struct {
+			Sources []struct{ Name string }
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+		log.Fatal(err)
+	}
+	for _, s := range page.Stats.Sources {
+		fmt.Println(s.Name)
+	}
+	// Output:
+	// db pool
+	// cache pool
 }

@@ -23,7 +23,7 @@ var whoAmI = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "none")
 		return
 	}
-	fmt.Fprintf(w, "%d %s %s", c.ID(), c.State().Side, c.Probe())
+	fmt.Fprintf(w, "%d %s", c.ID(), c.State().Side)
 })
 
 // contextServer serves whoAmI on ln with ConnContext set to listener.ConnContext.
@@ -52,7 +52,7 @@ func TestConnContextHTTP(t *testing.T) {
 	second := get(t, client, url)
 	conns := ln.Conns()
 	require.Len(t, conns, 1, "one keep-alive conn")
-	want := fmt.Sprintf("%d server open", conns[0].ID)
+	want := fmt.Sprintf("%d server", conns[0].ID)
 	assert.Equal(t, want, first, "FromContext: the accepted conn")
 	assert.Equal(t, want, second, "FromContext: the same conn for the next request")
 
@@ -74,7 +74,7 @@ func TestConnContextHTTPS(t *testing.T) {
 	got := get(t, client, "https://"+ln.Addr().String()+"/")
 	conns := ln.Conns()
 	require.Len(t, conns, 1, "one conn")
-	assert.Equal(t, fmt.Sprintf("%d server open", conns[0].ID), got, "FromContext: the tracked conn beneath TLS")
+	assert.Equal(t, fmt.Sprintf("%d server", conns[0].ID), got, "FromContext: the tracked conn beneath TLS")
 }
 
 // A server on an untracked listener leaves the context alone.
