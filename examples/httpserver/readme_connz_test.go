@@ -36,7 +36,10 @@ func Example_connContext() {
 			}
 			fmt.Fprintf(w, "data: tick %d\n\n", n)
 			http.NewResponseController(w).Flush()
-			time.Sleep(10 * time.Millisecond)
+			select { // the next tick, or net/http saw the client leave
+			case <-time.After(time.Second):
+			case <-r.Context().Done():
+			}
 		}
 	})
 	srv := &http.Server{Handler: mux, ConnContext: listener.ConnContext, ReadHeaderTimeout: 10 * time.Second}
