@@ -36,9 +36,11 @@ func Example_connContext() {
 			}
 			fmt.Fprintf(w, "data: tick %d\n\n", n)
 			http.NewResponseController(w).Flush()
-			select { // the next tick, or net/http saw the client leave
+			select {
 			case <-time.After(time.Second):
-			case <-r.Context().Done():
+			case <-r.Context().Done(): // net/http saw the client leave, or shuts down
+				gone <- conn.Probe().String()
+				return
 			}
 		}
 	})
