@@ -145,6 +145,8 @@ type prober struct {
 	fn  func(fd uintptr)
 	tfn func(fd uintptr) // reads TCP_INFO only (Conn.TCPInfo)
 	tcp bool             // a TCP socket whose TCP_INFO the probe reads (Linux)
+	// atClose: a look at Close (lookTCP), which TCP_INFO alone answers.
+	atClose bool
 	// tcpConn: the socket belongs to a *net.TCPConn (Conn.TCPInfo off
 	// Linux).
 	tcpConn bool
@@ -282,11 +284,19 @@ func rawConnKind(x any) (rc syscall.RawConn, tcp bool) {
 // something else found the end first (a pool's liveness check that read
 // the raw descriptor, or a client that closes on an error message the
 // peer's FIN follows). A FIN or reset it finds is recorded as Probe
-// records it; it reports whether the socket is stalled.
+// records it; it reports whether the socket is stalled. On a Linux TCP
+// conn never probed before it costs one getsockopt (TCP_INFO), without
+// building the conn's prober.
 func (s *core) lookBeforeClose() bool {
 	f := s.flags.Load()
 	if f&flagClosing != 0 || f>>termShift&causeMask != 0 {
 		return false
+	}
+	if s.probe.Load() == nil {
+		if r, ok := lookTCP(s.inner, f); ok {
+			s.record(r)
+			return r.l == LivenessStalled
+		}
 	}
 	return s.probeLiveness() == LivenessStalled
 }
