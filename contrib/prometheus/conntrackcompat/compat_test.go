@@ -256,13 +256,15 @@ func series(t *testing.T, mfs []*dto.MetricFamily, names []string) map[string]st
 }
 
 // serve accepts on ln until it closes; each conn is read to EOF and
-// closed, closeTwice of them twice. It returns a function that closes ln
-// and waits for every conn to be closed.
-func serve(ln net.Listener, closeTwice int) (stop func()) {
+// closed, closeTwice of them twice. It returns a function that waits until
+// want conns were accepted (a dialed conn may wait in the kernel's backlog
+// after its dial returned), closes ln and waits for every conn to be closed.
+func serve(t *testing.T, ln net.Listener, closeTwice int) (stop func(want int)) {
 	var wg sync.WaitGroup
-	accepted := make(chan struct{})
+	accepted := make(chan struct{}, 64)
+	done := make(chan struct{})
 	go func() {
-		defer close(accepted)
+		defer close(done)
 		for i := 0; ; i++ {
 			c, err := ln.Accept()
 			if err != nil {
@@ -277,11 +279,21 @@ func serve(ln net.Listener, closeTwice int) (stop func()) {
 					c.Close()
 				}
 			}()
+			accepted <- struct{}{}
 		}
 	}()
-	return func() {
+	return func(want int) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for range want {
+			select {
+			case <-accepted:
+			case <-timeout:
+				t.Errorf("serve: fewer than %d conns accepted in 10s", want)
+			}
+		}
 		ln.Close()
-		<-accepted
+		<-done
 		wg.Wait()
 	}
 }
@@ -312,12 +324,12 @@ func TestListenerRegistered(t *testing.T) {
 func TestListenerConns(t *testing.T) {
 	diffs := scenario(t, []string{"api"}, func(t *testing.T, l lib) {
 		ln := l.listen(t, named("api"))
-		stop := serve(ln, 1)
+		stop := serve(t, ln, 1)
 		var nd net.Dialer
 		for range 3 {
 			exchange(t, nd.DialContext, context.Background(), ln.Addr().String(), false)
 		}
-		stop()
+		stop(3)
 	})
 	assert.Equal(t, []diff{secondCloseListener}, diffs, "3 conns, one closed twice by the server")
 }
@@ -335,12 +347,12 @@ func TestDialerRegistered(t *testing.T) {
 func TestDialerConns(t *testing.T) {
 	diffs := scenario(t, []string{"backend"}, func(t *testing.T, l lib) {
 		ln := loopback(t)
-		stop := serve(ln, 0)
+		stop := serve(t, ln, 0)
 		var nd net.Dialer
 		dial := l.dialer(named("backend"), nd.DialContext)
 		exchange(t, dial, context.Background(), ln.Addr().String(), true)
 		exchange(t, dial, context.Background(), ln.Addr().String(), false)
-		stop()
+		stop(2)
 	})
 	assert.Equal(t, []diff{secondCloseDialer}, diffs, "2 conns, one closed twice by the client")
 }
@@ -350,8 +362,8 @@ func TestDialerConns(t *testing.T) {
 func TestDialInFlight(t *testing.T) {
 	diffs := scenario(t, []string{"slow"}, func(t *testing.T, l lib) {
 		ln := loopback(t)
-		stop := serve(ln, 0)
-		defer stop()
+		stop := serve(t, ln, 0)
+		defer stop(0)
 		entered, release := make(chan struct{}), make(chan struct{})
 		var nd net.Dialer
 		dial := l.dialer(named("slow"), func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -429,11 +441,11 @@ func TestDialFailures(t *testing.T) {
 func TestPerCallName(t *testing.T) {
 	diffs := scenario(t, []string{"base", "percall"}, func(t *testing.T, l lib) {
 		ln := loopback(t)
-		stop := serve(ln, 0)
+		stop := serve(t, ln, 0)
 		var nd net.Dialer
 		dial := l.dialer(named("base"), nd.DialContext)
 		exchange(t, dial, l.withName(context.Background(), named("percall")), ln.Addr().String(), false)
-		stop()
+		stop(1)
 	})
 	assert.Equal(t, perCallZeroReasons, diffs, "one conn under a per-call name")
 }
