@@ -540,7 +540,9 @@ func TestDeadlines(t *testing.T) {
 	// interruption, not a timeout: see TestDeadlineInThePastInterrupts.)
 	expire := func(t *testing.T, set func(time.Time) error) {
 		t.Helper()
-		d := time.Now().Add(time.Millisecond)
+		// 50 ms: on a loaded machine a 1 ms deadline could pass before it
+		// is set, which makes it an interruption.
+		d := time.Now().Add(50 * time.Millisecond)
 		require.NoError(t, set(d))
 		time.Sleep(time.Until(d) + time.Millisecond)
 	}
@@ -1021,7 +1023,7 @@ func TestDeadlineInThePastInterrupts(t *testing.T) {
 		wantCause   trackedconn.Cause
 	}{
 		{"past deadline interrupts", func() time.Time { return time.Unix(1, 0) }, false, trackedconn.CauseLocal},
-		{"future deadline times out", func() time.Time { return time.Now().Add(20 * time.Millisecond) }, true, trackedconn.CauseTimeout},
+		{"future deadline times out", func() time.Time { return time.Now().Add(200 * time.Millisecond) }, true, trackedconn.CauseTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client, _ := tcpPair(t)
