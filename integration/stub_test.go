@@ -1,0 +1,2 @@
+package integration
+func stopShared() {}
