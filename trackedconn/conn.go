@@ -52,6 +52,9 @@ func Wrap(c net.Conn, opts ...Option) *Conn {
 		raddr:  c.RemoteAddr(),
 	}
 	t := &Conn{inner: c, s: s}
+	if cfg.keepAlive != nil || cfg.userTimeout != 0 {
+		s.applySockOpts(c)
+	}
 	if cfg.leak {
 		watchLeak(t, s)
 	}
@@ -127,7 +130,7 @@ func (c *Conn) Close() error {
 // and fires EventClose. If Close had already begun it does nothing and
 // first is false.
 func (s *core) close() (first bool, err error) {
-	if !s.beginClose(CauseNone) {
+	if !s.beginClose(CauseNone, s.lookBeforeClose()) {
 		return false, nil
 	}
 	if s.cfg.leak {

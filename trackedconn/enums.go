@@ -37,17 +37,23 @@ const (
 	// CauseTimeout means the last failed Read or Write before Close hit a
 	// deadline, and no EOF, reset or other error was seen.
 	CauseTimeout
-	// CauseError means another I/O error (a TLS alert, ETIMEDOUT from
-	// keepalive, ...) was seen before Close.
+	// CauseError means another I/O error (a TLS alert, EHOSTUNREACH, ...)
+	// was seen before Close.
 	CauseError
 	// CauseLeak means the conn became unreachable without Close and the leak
 	// detector closed it (see WithLeakDetection).
 	CauseLeak
+	// CauseStalled means the peer had stopped answering: a Read or Write
+	// failed with ETIMEDOUT (retransmissions, keepalive or TCP_USER_TIMEOUT
+	// gave up), or the socket was stalled (see LivenessStalled) when Close
+	// looked at it.
+	CauseStalled
 )
 
-var causeNames = [...]string{"none", "local", "peer", "reset", "timeout", "error", "leak"}
+var causeNames = [...]string{"none", "local", "peer", "reset", "timeout", "error", "leak", "stalled"}
 
-// String returns "none", "local", "peer", "reset", "timeout", "error" or "leak".
+// String returns "none", "local", "peer", "reset", "timeout", "error",
+// "leak" or "stalled".
 func (c Cause) String() string { return enumString(causeNames[:], uint8(c), "Cause") }
 
 // Liveness is the answer of Probe.
@@ -68,11 +74,19 @@ const (
 	LivenessReset
 	// LivenessClosed means Close was called on this side.
 	LivenessClosed
+	// LivenessStalled means the kernel shows that the peer stopped
+	// answering (TCP only; see the package doc for the rule): sent data
+	// waits for an acknowledgment past a retransmission timeout, or
+	// keepalive or zero-window probes go unanswered. It is not terminal:
+	// the conn reads open again when the path comes back. It is also the
+	// answer once the kernel gave up (ETIMEDOUT).
+	LivenessStalled
 )
 
-var livenessNames = [...]string{"unknown", "open", "readable", "peer-closed", "reset", "closed"}
+var livenessNames = [...]string{"unknown", "open", "readable", "peer-closed", "reset", "closed", "stalled"}
 
-// String returns "unknown", "open", "readable", "peer-closed", "reset" or "closed".
+// String returns "unknown", "open", "readable", "peer-closed", "reset",
+// "closed" or "stalled".
 func (l Liveness) String() string { return enumString(livenessNames[:], uint8(l), "Liveness") }
 
 // Event is a lifecycle transition reported to hooks. Each event fires at most

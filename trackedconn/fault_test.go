@@ -50,6 +50,7 @@ const (
 	kindDeadline           // a deadline set on the conn passed
 	kindClosed             // this side closed the conn
 	kindOther              // any other error
+	kindGaveUp             // ETIMEDOUT: the kernel gave up on the peer
 )
 
 var faultKindNames = [...]string{"ok", "eof", "reset", "deadline", "closed", "other"}
@@ -81,7 +82,7 @@ var faultIOErrs = []faultErr{
 	{"wrapped deadline", kindDeadline, func(op string) error { return fmt.Errorf("fault: %s: %w", op, os.ErrDeadlineExceeded) }},
 	{"net.ErrClosed", kindClosed, faultconn.Closed},
 	{"io.ErrClosedPipe", kindClosed, func(string) error { return io.ErrClosedPipe }},
-	{"ETIMEDOUT", kindOther, func(op string) error { return faultconn.SyscallError(op, faultconn.ErrnoTimedOut) }},
+	{"ETIMEDOUT", kindGaveUp, func(op string) error { return faultconn.SyscallError(op, faultconn.ErrnoTimedOut) }},
 	{"boom", kindOther, func(op string) error { return faultconn.OpError(op, errFaultBoom) }},
 	{"context.Canceled", kindOther, func(string) error { return context.Canceled }},
 	{"tls record", kindOther, func(string) error { return errTLSRecord }},
@@ -371,6 +372,8 @@ func (m *faultModel) io(read bool, n int, k faultKind) {
 			m.reset = true
 			m.emit(trackedconn.EventReset)
 		}
+	case k == kindGaveUp:
+		m.terminal(trackedconn.CauseStalled)
 	default: // kindOther, or io.EOF from a Write
 		m.terminal(trackedconn.CauseError)
 	}
@@ -427,6 +430,8 @@ func (m *faultModel) probe() trackedconn.Liveness {
 		return trackedconn.LivenessReset
 	case m.peer:
 		return trackedconn.LivenessPeerClosed
+	case m.term == trackedconn.CauseStalled:
+		return trackedconn.LivenessStalled // the kernel gave up: no peek needed
 	}
 	return trackedconn.LivenessUnknown // a faultconn has no descriptor to peek at
 }
@@ -1062,7 +1067,7 @@ func checkConcurrentRun(c *trackedconn.Conn, inner *faultconn.Conn, rec *faultRe
 		ok = st.PeerClosed
 	case trackedconn.CauseReset:
 		ok = st.Reset
-	case trackedconn.CauseError:
+	case trackedconn.CauseError, trackedconn.CauseStalled:
 		ok = true
 	case trackedconn.CauseTimeout:
 		ok = st.TimedOut && !st.PeerClosed && !st.Reset

@@ -28,7 +28,7 @@ func watchLeak(t *Conn, s *core) {
 // the runtime's cleanup goroutine: the hooks and the inner Close delay the
 // program's other cleanups while they run.
 func reclaim(s *core) {
-	if !s.beginClose(CauseLeak) {
+	if !s.beginClose(CauseLeak, false) {
 		return // closed in time (by Group.CloseAll, racing with the cleanup)
 	}
 	s.emit(EventLeak)

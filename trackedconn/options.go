@@ -1,5 +1,10 @@
 package trackedconn
 
+import (
+	"net"
+	"time"
+)
+
 // Hook receives the lifecycle events of tracked conns. ConnEvent runs
 // synchronously on the goroutine that caused the transition (the one calling
 // Read, Write, Close, Probe, ..., or the runtime's cleanup goroutine for
@@ -36,6 +41,9 @@ type config struct {
 	hooks []Hook
 	group *Group
 	leak  bool
+
+	keepAlive   *net.KeepAliveConfig // WithKeepAlive
+	userTimeout time.Duration        // WithUserTimeout; 0: leave the socket's
 }
 
 func (c *config) apply(dst *config) {
@@ -49,6 +57,12 @@ func (c *config) apply(dst *config) {
 		dst.group = c.group
 	}
 	dst.leak = dst.leak || c.leak
+	if c.keepAlive != nil {
+		dst.keepAlive = c.keepAlive
+	}
+	if c.userTimeout != 0 {
+		dst.userTimeout = c.userTimeout
+	}
 	dst.hooks = append(dst.hooks[:len(dst.hooks):len(dst.hooks)], c.hooks...)
 }
 
@@ -142,4 +156,34 @@ func WithGroup(g *Group) Option {
 // come late (or never, in a program that does not allocate).
 func WithLeakDetection() Option {
 	return optionFunc(func(c *config) { c.leak = true })
+}
+
+// WithKeepAlive applies cfg to the conns' TCP socket when they are wrapped
+// (accepted, dialed), also beneath a *tls.Conn or another conn with a
+// NetConn method, as net.TCPConn.SetKeepAliveConfig does. With keepalive
+// on, an idle conn whose peer vanished reads LivenessStalled once two
+// probes in a row go unanswered: about Idle + Interval after the last
+// exchange (Go's default is 15 s + 15 s; the kernel itself gives up after
+// Idle + Count x Interval, with ETIMEDOUT). Conns without a TCP socket are
+// left as they are. A failure to apply cfg is logged with log/slog at
+// error level ("trackedconn: WithKeepAlive"); the conn is still wrapped.
+// It overrides an earlier WithKeepAlive.
+func WithKeepAlive(cfg net.KeepAliveConfig) Option {
+	return optionFunc(func(c *config) { c.keepAlive = &cfg })
+}
+
+// WithUserTimeout sets TCP_USER_TIMEOUT to d on the conns' TCP socket when
+// they are wrapped, where the platform has it (Linux), also beneath a
+// *tls.Conn: the kernel then gives up on a conn whose sent data stays
+// unacknowledged for d (and, with keepalive, whose probes go unanswered
+// for d), and the next Read or Write fails with ETIMEDOUT (Cause
+// CauseStalled). It is ignored on other platforms and for conns without a
+// TCP socket; a failure to set it is logged like WithKeepAlive's. d must
+// be positive (it is rounded down to milliseconds); WithUserTimeout panics
+// otherwise. It overrides an earlier WithUserTimeout.
+func WithUserTimeout(d time.Duration) Option {
+	if d < time.Millisecond {
+		panic("trackedconn: WithUserTimeout: d must be at least 1ms, got " + d.String())
+	}
+	return optionFunc(func(c *config) { c.userTimeout = d })
 }

@@ -68,6 +68,9 @@ func recordedLiveness(f uint32) (Liveness, bool) {
 		return LivenessReset, true
 	case f&flagEOF != 0:
 		return LivenessPeerClosed, true
+	case Cause(f>>termShift&causeMask) == CauseStalled:
+		// The kernel gave up on the conn (ETIMEDOUT).
+		return LivenessStalled, true
 	case Cause(f>>termShift&causeMask) == CauseError:
 		// The kernel may have handed the error to that operation and
 		// forgotten it: a peek would now see a harmless-looking EOF.
@@ -77,23 +80,40 @@ func recordedLiveness(f uint32) (Liveness, bool) {
 }
 
 func (s *core) probeLiveness() Liveness {
+	l, _ := s.probeFull(nil)
+	return l
+}
+
+// probeFull probes the socket and records what it found; with info not
+// nil it also returns the TCP_INFO the probe read, into *info (false if
+// none was read).
+func (s *core) probeFull(info *TCPInfo) (Liveness, bool) {
 	f := s.flags.Load()
 	if l, ok := recordedLiveness(f); ok {
-		return l
+		return l, false
 	}
 	p := s.prober()
 	if p.rc == nil {
-		return LivenessUnknown
+		return LivenessUnknown, false
 	}
-	r, ok := p.run(f&flagReadShut != 0, f&flagPeerClosed != 0)
+	r, ok := p.run(p.fn, f&flagReadShut != 0, f&flagWriteShut != 0, f&flagPeerClosed != 0)
 	if !ok {
 		// The descriptor is gone, maybe closed by a concurrent Close.
 		if s.flags.Load()&flagClosing != 0 {
-			return LivenessClosed
+			return LivenessClosed, false
 		}
-		return LivenessUnknown
+		return LivenessUnknown, false
 	}
-	// A probe is not a Read: it leaves TimedOut alone.
+	s.record(r)
+	if info != nil && r.hasInfo {
+		*info = r.info
+	}
+	return r.l, r.hasInfo
+}
+
+// record keeps in State what a probe found. A probe is not a Read: it
+// leaves TimedOut alone.
+func (s *core) record(r probeResult) {
 	switch r.l {
 	case LivenessReadable:
 		if r.fin {
@@ -103,6 +123,10 @@ func (s *core) probeLiveness() Liveness {
 		s.transition(flagPeerClosed|flagEOF, 0, flagPeerClosed, CausePeer, EventPeerClosed)
 	case LivenessReset:
 		s.transition(flagReset, 0, flagReset, CauseReset, EventReset)
+	case LivenessStalled:
+		if r.gaveUp {
+			s.recordTerminal(CauseStalled)
+		}
 	case LivenessUnknown:
 		if r.err != nil {
 			// The kernel handed the socket's pending error (ETIMEDOUT,
@@ -110,7 +134,6 @@ func (s *core) probeLiveness() Liveness {
 			s.fail(r.err, true)
 		}
 	}
-	return r.l
 }
 
 // prober peeks at one socket. Its peek function is bound once, so that a
@@ -118,20 +141,31 @@ func (s *core) probeLiveness() Liveness {
 type prober struct {
 	rc  syscall.RawConn // nil: nothing to peek at
 	fn  func(fd uintptr)
-	tcp bool // a TCP socket (Linux consults TCP_INFO)
+	tfn func(fd uintptr) // reads TCP_INFO only (Conn.TCPInfo)
+	tcp bool             // a TCP socket whose TCP_INFO the probe reads (Linux)
+	// tcpConn: the socket belongs to a *net.TCPConn (Conn.TCPInfo off
+	// Linux).
+	tcpConn bool
 
-	mu       sync.Mutex
-	readShut bool        // in: CloseRead was called on this side
-	finKnown bool        // in: the peer's FIN is recorded already
-	res      probeResult // out
-	buf      [1]byte
+	mu        sync.Mutex
+	readShut  bool        // in: CloseRead was called on this side
+	writeShut bool        // in: CloseWrite was called on this side
+	finKnown  bool        // in: the peer's FIN is recorded already
+	res       probeResult // out
+	buf       [1]byte
+	probeScratch
 }
 
 // probeResult is what one peek found.
 type probeResult struct {
 	l   Liveness
 	fin bool  // with LivenessReadable: the peer's FIN is queued behind the data
-	err error // with LivenessUnknown: a pending socket error the peek consumed
+	err error // with LivenessUnknown: a pending socket error the peek consumed (not on Linux)
+	// gaveUp: with LivenessStalled, the kernel gave up on the conn
+	// (ETIMEDOUT is pending or was taken by another reader).
+	gaveUp  bool
+	hasInfo bool    // info was read
+	info    TCPInfo // the kernel's view, read by the same probe (Linux)
 }
 
 // noProber stands for a conn without a stream socket.
@@ -146,6 +180,7 @@ func newProber(rc syscall.RawConn) *prober {
 	}
 	p := &prober{rc: rc, tcp: k == sockTCP}
 	p.fn = p.peek
+	p.tfn = p.tcpInfoOf
 	return p
 }
 
@@ -164,21 +199,27 @@ func (s *core) prober() *prober {
 		return p
 	}
 	p := noProber
-	if rc := rawConnOf(s.inner); rc != nil {
+	if rc, tcpConn := rawConnKind(s.inner); rc != nil {
 		p = newProber(rc)
+		if p != noProber {
+			p.tcpConn = tcpConn
+		}
 	}
 	s.probe.CompareAndSwap(nil, p)
 	return s.probe.Load()
 }
 
-// run peeks once. It reports false if the raw conn refused (the
-// descriptor is closed).
-func (p *prober) run(readShut, finKnown bool) (probeResult, bool) {
+// run peeks once, as peek (or tcpInfoOf, with fn) does. It reports false
+// if the raw conn refused (the descriptor is closed).
+func (p *prober) run(fn func(fd uintptr), readShut, writeShut, finKnown bool) (probeResult, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.readShut, p.finKnown = readShut, finKnown
+	p.readShut, p.writeShut, p.finKnown = readShut, writeShut, finKnown
 	p.res = probeResult{}
-	if err := p.rc.Control(p.fn); err != nil {
+	p.getTCPBuf()
+	err := p.rc.Control(fn)
+	p.putTCPBuf()
+	if err != nil {
 		return probeResult{}, false
 	}
 	return p.res, true
@@ -195,7 +236,7 @@ func peek(x any) Liveness {
 	if p.rc == nil {
 		return LivenessUnknown
 	}
-	r, _ := p.run(false, false)
+	r, _ := p.run(p.fn, false, false, false)
 	return r.l
 }
 
@@ -203,6 +244,13 @@ func peek(x any) Liveness {
 // methods (*tls.Conn and other wrappers) and io.LimitedReader (io.CopyN).
 // It returns nil if there is none.
 func rawConnOf(x any) syscall.RawConn {
+	rc, _ := rawConnKind(x)
+	return rc
+}
+
+// rawConnKind is rawConnOf, and also reports whether the raw conn belongs
+// to a *net.TCPConn.
+func rawConnKind(x any) (rc syscall.RawConn, tcp bool) {
 	for range 8 { // wrappers of wrappers, but never a cycle
 		switch v := x.(type) {
 		case *Conn:
@@ -214,14 +262,29 @@ func rawConnOf(x any) syscall.RawConn {
 		}
 		if sc, ok := x.(syscall.Conn); ok {
 			if rc, err := sc.SyscallConn(); err == nil {
-				return rc
+				_, tcp = x.(*net.TCPConn)
+				return rc, tcp
 			}
 		}
 		nc, ok := x.(interface{ NetConn() net.Conn })
 		if !ok {
-			return nil
+			return nil, false
 		}
 		x = nc.NetConn()
 	}
-	return nil
+	return nil, false
+}
+
+// lookBeforeClose looks at the socket once before the first Close when
+// nothing terminal was recorded, so that the Cause is right also when
+// something else found the end first (a pool's liveness check that read
+// the raw descriptor, or a client that closes on an error message the
+// peer's FIN follows). A FIN or reset it finds is recorded as Probe
+// records it; it reports whether the socket is stalled.
+func (s *core) lookBeforeClose() bool {
+	f := s.flags.Load()
+	if f&flagClosing != 0 || f>>termShift&causeMask != 0 {
+		return false
+	}
+	return s.probeLiveness() == LivenessStalled
 }

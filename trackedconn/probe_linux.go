@@ -1,6 +1,7 @@
 package trackedconn
 
 import (
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -9,60 +10,201 @@ import (
 // Linux TCP states (tcpi_state; include/net/tcp_states.h).
 const (
 	tcpEstablished = 1
+	tcpSynSent     = 2
+	tcpSynRecv     = 3
 	tcpFinWait1    = 4
 	tcpFinWait2    = 5
+	tcpTimeWait    = 6
+	tcpClose       = 7
 	tcpCloseWait   = 8
 	tcpLastAck     = 9
+	tcpListen      = 10
 	tcpClosing     = 11
 )
 
-// isTCP reports whether fd is a TCP socket. An MPTCP socket is not: its
-// TCP_INFO state stays ESTABLISHED after the peer's FIN (Linux 6.18), so it
-// is peeked at like any stream socket.
-func isTCP(fd uintptr) bool {
+var tcpStateNames = [...]string{
+	tcpEstablished: "established",
+	tcpSynSent:     "syn-sent",
+	tcpSynRecv:     "syn-recv",
+	tcpFinWait1:    "fin-wait-1",
+	tcpFinWait2:    "fin-wait-2",
+	tcpTimeWait:    "time-wait",
+	tcpClose:       "close",
+	tcpCloseWait:   "close-wait",
+	tcpLastAck:     "last-ack",
+	tcpListen:      "listen",
+	tcpClosing:     "closing",
+}
+
+// sockKindOf tells whether fd is a TCP socket or another stream socket.
+// An MPTCP socket is not TCP here: its TCP_INFO state stays ESTABLISHED
+// after the peer's FIN (Linux 6.18), so it is judged like any stream
+// socket.
+func sockKindOf(fd uintptr) sockKind {
+	typ, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil || typ != unix.SOCK_STREAM {
+		return sockUnknown
+	}
 	proto, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL)
-	return err == nil && proto == unix.IPPROTO_TCP
+	if err == nil && proto == unix.IPPROTO_TCP {
+		return sockTCP
+	}
+	return sockStream
 }
 
-// tcpState returns the TCP state of fd, or 0. It asks TCP_INFO for one
-// byte, tcpi_state, which the kernel copies without the rest of the
-// struct: no allocation, no unsafe.
-func tcpState(fd uintptr) uint8 {
-	st, err := unix.GetsockoptByte(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+// kernelTCPInfo is struct tcp_info as the kernel fills it.
+type kernelTCPInfo = unix.TCPInfo
+
+// tcpInfoPool holds the buffers TCP_INFO is read into, so that probes do
+// not allocate and a prober does not carry 248 bytes for its whole life.
+var tcpInfoPool = sync.Pool{New: func() any { return new(kernelTCPInfo) }}
+
+// getTCPInfo reads TCP_INFO of fd into ti. It calls the system directly:
+// unix.GetsockoptTCPInfo allocates its result on every call. A kernel
+// older than x/sys's struct fills a prefix and leaves the rest zero.
+func getTCPInfo(fd uintptr, ti *kernelTCPInfo) bool {
+	*ti = kernelTCPInfo{}
+	n := uint32(unsafe.Sizeof(*ti))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO,
+		uintptr(unsafe.Pointer(ti)), uintptr(unsafe.Pointer(&n)), 0)
+	return errno == 0
+}
+
+// tcpInfoFrom converts the kernel's view into a TCPInfo.
+func tcpInfoFrom(k *kernelTCPInfo) TCPInfo {
+	state := ""
+	if int(k.State) < len(tcpStateNames) {
+		state = tcpStateNames[k.State]
+	}
+	return TCPInfo{
+		State:        state,
+		RTT:          usec(k.Rtt),
+		RTTVar:       usec(k.Rttvar),
+		RTO:          usec(k.Rto),
+		Unacked:      k.Unacked,
+		Retransmits:  uint32(k.Retransmits),
+		TotalRetrans: k.Total_retrans,
+		Probes:       uint32(k.Probes),
+		LastDataSent: msec(k.Last_data_sent),
+		LastDataRecv: msec(k.Last_data_recv),
+		LastAckRecv:  msec(k.Last_ack_recv),
+		SndWnd:       k.Snd_wnd,
+		NotSent:      k.Notsent_bytes,
+	}
+}
+
+// pendingError reports whether fd has a socket error waiting for the next
+// receive, without taking it: poll reports POLLERR and leaves sk_err alone,
+// where a receive, even with MSG_PEEK, would hand it over and clear it.
+func (p *prober) pendingError(fd uintptr) (pending, readable bool) {
+	p.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN | unix.POLLRDHUP}
+	for {
+		_, err := unix.Poll(p.pfd[:], 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	ev := p.pfd[0].Revents
+	return ev&unix.POLLERR != 0, ev&(unix.POLLIN|unix.POLLRDHUP|unix.POLLHUP) != 0
+}
+
+// inq returns how many bytes wait to be read on fd (SIOCINQ), or -1.
+func inq(fd uintptr) int {
+	n, err := unix.IoctlGetInt(int(fd), unix.SIOCINQ)
 	if err != nil {
-		return 0
+		return -1
 	}
-	return st
+	return n
 }
 
-// finReceived reports whether the peer's FIN has arrived, whatever is
-// still queued before it. TCP_CLOSE is not counted: it also follows a
-// reset.
-func finReceived(fd uintptr) bool {
-	switch tcpState(fd) {
-	case tcpCloseWait, tcpLastAck, tcpClosing:
-		return true
+// peek judges fd without receiving anything, so that neither data nor a
+// pending error (a reset) is taken from the application: on Linux a
+// receive hands a socket error to one caller only, MSG_PEEK or not. It runs
+// under p.mu, inside RawConn.Control.
+func (p *prober) peek(fd uintptr) {
+	if p.tcp {
+		p.peekTCP(fd)
+		return
 	}
-	return false
+	// Another stream socket (Unix): poll, then count the queued bytes.
+	pending, readable := p.pendingError(fd)
+	switch {
+	case pending:
+		p.res.l = LivenessReset
+	case p.readShut:
+		// After our own shutdown(SHUT_RD) the socket reads as shut whatever
+		// the peer did.
+	case !readable:
+		p.res.l = LivenessOpen
+	case inq(fd) > 0:
+		p.res.l = LivenessReadable
+	default:
+		p.res.l = LivenessPeerClosed
+	}
 }
 
-// readShutLiveness judges a TCP socket whose read side this end shut, from
-// its state.
-func readShutLiveness(fd uintptr) Liveness {
-	switch tcpState(fd) {
+// peekTCP judges a TCP socket from TCP_INFO (its state, and the stall rule
+// of stalled) and the number of bytes queued for reading.
+func (p *prober) peekTCP(fd uintptr) {
+	ti := p.ti
+	if !getTCPInfo(fd, ti) {
+		return
+	}
+	p.res.info, p.res.hasInfo = tcpInfoFrom(ti), true
+	switch ti.State {
 	case tcpEstablished, tcpFinWait1, tcpFinWait2:
-		return LivenessOpen
+		switch {
+		case !p.readShut && inq(fd) > 0:
+			p.res.l = LivenessReadable
+		case stalled(&p.res.info):
+			p.res.l = LivenessStalled
+		default:
+			p.res.l = LivenessOpen
+		}
 	case tcpCloseWait, tcpLastAck, tcpClosing:
-		return LivenessPeerClosed
+		// The peer's FIN has arrived, whatever is still queued before it.
+		if !p.readShut && inq(fd) > 0 {
+			p.res.l, p.res.fin = LivenessReadable, !p.finKnown
+		} else {
+			p.res.l = LivenessPeerClosed
+		}
+	case tcpClose:
+		p.judgeClosed(fd, ti)
 	}
-	return LivenessUnknown
 }
 
-// recvPeek runs recv(MSG_PEEK|MSG_DONTWAIT) into b (not empty). It calls
-// the system directly: unix.Recvfrom would allocate its address buffer on
-// every call.
-func recvPeek(fd uintptr, b []byte) (int, unix.Errno) {
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
-		unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-	return int(n), errno
+// judgeClosed judges a TCP socket in state CLOSE. It gets there after a
+// reset, when the kernel gave up (retransmissions, keepalive,
+// TCP_USER_TIMEOUT: ETIMEDOUT), or at the end of an orderly close, which
+// needs our own FIN. A pending error (POLLERR), or no FIN of ours, means one
+// of the first two, even when another reader of the descriptor (a pool's
+// liveness check) already took the error; retransmissions or probes in
+// flight tell a timeout from a reset.
+func (p *prober) judgeClosed(fd uintptr, ti *kernelTCPInfo) {
+	pending, _ := p.pendingError(fd)
+	if !pending && p.writeShut {
+		if !p.readShut && inq(fd) > 0 {
+			p.res.l, p.res.fin = LivenessReadable, !p.finKnown
+		} else {
+			p.res.l = LivenessPeerClosed
+		}
+		return
+	}
+	if ti.Retransmits > 0 || ti.Probes > 0 {
+		p.res.l, p.res.gaveUp = LivenessStalled, true
+		return
+	}
+	p.res.l = LivenessReset
 }
+
+// tcpInfoOf reads the TCP_INFO of fd into p.res (for Conn.TCPInfo). It runs
+// under p.mu, inside RawConn.Control.
+func (p *prober) tcpInfoOf(fd uintptr) {
+	if getTCPInfo(fd, p.ti) {
+		p.res.info, p.res.hasInfo = tcpInfoFrom(p.ti), true
+	}
+}
+
+// getTCPBuf and putTCPBuf lend p a TCP_INFO buffer for one run.
+func (p *prober) getTCPBuf() { p.ti = tcpInfoPool.Get().(*kernelTCPInfo) }
+func (p *prober) putTCPBuf() { tcpInfoPool.Put(p.ti); p.ti = nil }

@@ -1,0 +1,90 @@
+package trackedconn
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// TCPInfo is the kernel's view of a TCP connection (TCP_INFO on Linux,
+// TCP_CONNECTION_INFO on darwin), as Conn.TCPInfo and Group.Probe read it.
+// Fields the platform does not report are zero.
+type TCPInfo struct {
+	State        string        // kernel TCP state: "established", "close-wait", "fin-wait-1", ... ("" if unknown)
+	RTT, RTTVar  time.Duration // smoothed round-trip time and its variation
+	RTO          time.Duration // current retransmission timeout (with backoff)
+	Unacked      uint32        // segments sent and not yet acknowledged
+	Retransmits  uint32        // retransmission timeouts in a row for the oldest unacknowledged segment
+	TotalRetrans uint32        // segments retransmitted over the conn's life
+	Probes       uint32        // keepalive or zero-window probes sent and not answered
+	LastDataSent time.Duration // how long ago data was last sent
+	LastDataRecv time.Duration // how long ago data was last received
+	LastAckRecv  time.Duration // how long ago an acknowledgment was last received
+	SndWnd       uint32        // the peer's advertised receive window in bytes (0: the peer is not reading)
+	NotSent      uint32        // bytes written by the application, not yet sent
+}
+
+// Stall thresholds of the rule in stalled (see the package doc).
+const (
+	// stallRetransmits is how many retransmission timeouts in a row, with
+	// no acknowledgment since, make a conn with data in flight stalled.
+	stallRetransmits = 1
+	// stallProbes is how many keepalive or zero-window probes in a row
+	// must go unanswered. A live peer answers each within one round trip,
+	// and the kernel counts the unanswered ones from zero again at every
+	// acknowledgment; one probe may be in flight, two in a row are not.
+	stallProbes = 2
+)
+
+// stalled reports whether the kernel's view shows a peer that stopped
+// answering: data is in flight and a retransmission timeout fired with no
+// acknowledgment since, or keepalive (or zero-window) probes went
+// unanswered twice in a row. A live peer that stopped reading keeps
+// acknowledging (its zero window answers the probes) and is not stalled.
+func stalled(ti *TCPInfo) bool {
+	return ti.Unacked > 0 && ti.Retransmits >= stallRetransmits || ti.Probes >= stallProbes
+}
+
+// TCPInfo returns the kernel's view of the conn's TCP socket, read with one
+// getsockopt, also beneath a *tls.Conn or another conn with a NetConn
+// method. It never blocks and never reads. It returns an error matching
+// errors.ErrUnsupported for conns that are not TCP and on platforms
+// without such a view (Linux and darwin have one), and the raw conn's error
+// (matching net.ErrClosed) once the socket is closed.
+func (c *Conn) TCPInfo() (TCPInfo, error) {
+	ti, err := c.s.tcpInfo()
+	runtime.KeepAlive(c) // the leak detector must not close the socket mid-read
+	return ti, err
+}
+
+func (s *core) tcpInfo() (TCPInfo, error) {
+	p := s.prober()
+	if p.rc == nil || !(p.tcp || p.tcpConn && tcpInfoOffLinux) {
+		return TCPInfo{}, fmt.Errorf("trackedconn: TCPInfo of %T: %w", s.inner, errNoTCPInfo)
+	}
+	var (
+		r   probeResult
+		err error
+	)
+	p.mu.Lock()
+	p.res = probeResult{}
+	p.getTCPBuf()
+	err = p.rc.Control(p.tfn)
+	p.putTCPBuf()
+	r = p.res
+	p.mu.Unlock()
+	if err != nil {
+		return TCPInfo{}, err
+	}
+	if !r.hasInfo {
+		return TCPInfo{}, fmt.Errorf("trackedconn: TCPInfo of %T: the kernel refused: %w", s.inner, errNoTCPInfo)
+	}
+	return r.info, nil
+}
+
+var errNoTCPInfo = fmt.Errorf("no TCP_INFO here: %w", errors.ErrUnsupported)
+
+// usec and msec convert the kernel's microsecond and millisecond counts.
+func usec(v uint32) time.Duration { return time.Duration(v) * time.Microsecond }
+func msec(v uint32) time.Duration { return time.Duration(v) * time.Millisecond }
