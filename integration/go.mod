@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/connwatch/connwatch => ../
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/connwatch/connwatch v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/redis/go-redis/v9 v9.23.0
