@@ -3,85 +3,21 @@ package integration
 import (
 	"context"
 	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/connwatch/connwatch/dialer"
 	"github.com/connwatch/connwatch/hooks"
+	"github.com/connwatch/connwatch/integration/servers"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
-// inCI reports whether the tests run in CI, where a missing server fails.
-func inCI() bool { return os.Getenv("CI") == "true" }
-
-// need returns the path of the program name from the Debian package pkg.
-// Without it, the test skips with one line naming the package, or fails in
-// CI.
+// need returns the path of the program name from the Debian package pkg,
+// or skips (fails in CI) naming the package.
 func need(t testing.TB, name, pkg string, dirs ...string) string {
 	t.Helper()
-	for _, d := range dirs {
-		if p := d + "/" + name; isExec(p) {
-			return p
-		}
-	}
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if inCI() {
-		t.Fatalf("integration: %s not found: CI must install the Debian package %s", name, pkg)
-	}
-	t.Skipf("integration: %s not found; install the Debian package %s to run this test", name, pkg)
-	return ""
-}
-
-func isExec(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	port, err := pickPort()
-	require.NoError(t, err, "listen for a free port")
-	return port
-}
-
-func pickPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitPort waits until something accepts on 127.0.0.1:port, or until
-// exited is closed or d passes.
-func waitPort(port int, exited <-chan struct{}, d time.Duration) bool {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		select {
-		case <-exited:
-			return false
-		default:
-		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
+	return servers.Need(t, name, pkg, dirs...)
 }
 
 // eventually polls cond every 20 ms until it holds or d passes.

@@ -3,25 +3,11 @@ package integration
 import (
 	"context"
 	"database/sql"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
-
-// pgPing connects once, untracked, and runs SELECT 1.
-func pgPing(dsn string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer c.Close(ctx)
-	var one int
-	return c.QueryRow(ctx, "SELECT 1").Scan(&one)
-}
 
 // pgPool is what the tests need of a pgx pool and of a database/sql pool.
 type pgPool interface {

@@ -9,11 +9,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/connwatch/connwatch/integration/servers"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
 // pgOpen opens a pool of kind k through a new tracker, closed at cleanup.
-func pgOpen(t *testing.T, pg *pgServer, open func(string, *tracker, int, map[string]string) (pgPool, error), max int, params map[string]string) (pgPool, *tracker) {
+func pgOpen(t *testing.T, pg *servers.PG, open func(string, *tracker, int, map[string]string) (pgPool, error), max int, params map[string]string) (pgPool, *tracker) {
 	t.Helper()
 	tr := newTracker("postgres")
 	p, err := open(pg.DSN(), tr, max, params)
@@ -23,7 +24,7 @@ func pgOpen(t *testing.T, pg *pgServer, open func(string, *tracker, int, map[str
 }
 
 // pgAdmin returns an untracked conn for killing sessions, closed at cleanup.
-func pgAdmin(t *testing.T, pg *pgServer) *pgx.Conn {
+func pgAdmin(t *testing.T, pg *servers.PG) *pgx.Conn {
 	t.Helper()
 	ctx := context.Background()
 	c, err := pgx.Connect(ctx, pg.DSN())
@@ -147,7 +148,7 @@ func TestPostgresRestartUnderPool(t *testing.T) {
 			old := tr.Dialed()
 			require.Len(t, old, n)
 
-			pg.restart(t)
+			require.NoError(t, pg.Restart(), "restart postgres")
 			idleOverASecond(used)
 
 			for i := range 2 * n {

@@ -159,7 +159,7 @@ func runPsql(ctx context.Context, psql, addr, sql string) *exec.Cmd {
 func TestProxyPsql(t *testing.T) {
 	pg := needPostgres(t)
 	psql := psqlPath(t)
-	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", pg.port))
+	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", pg.Port))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -185,7 +185,7 @@ func TestProxyPsqlTerminated(t *testing.T) {
 	pg := needPostgres(t)
 	psql := psqlPath(t)
 	admin := pgAdmin(t, pg)
-	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", pg.port))
+	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", pg.Port))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 

@@ -2,12 +2,7 @@ package integration
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,50 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/connwatch/connwatch/integration/servers"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
-// startRedis runs redis-server on a free loopback port with no
-// persistence, plus extra config arguments ("--timeout", "1"), and stops it
-// at cleanup. It returns the address.
-func startRedis(t *testing.T, extra ...string) string {
-	t.Helper()
-	bin := need(t, "redis-server", "redis-server")
-	dir := t.TempDir()
-	logf, err := os.Create(filepath.Join(dir, "redis.log"))
-	require.NoError(t, err)
-	for attempt := 0; ; attempt++ {
-		port := freePort(t)
-		args := append([]string{
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-			"--dir", dir, "--save", "", "--appendonly", "no",
-			"--protected-mode", "no", "--hz", "20",
-		}, extra...)
-		cmd := exec.Command(bin, args...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		require.NoError(t, cmd.Start(), "start redis-server")
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); logf.Close(); close(exited) }()
-		if waitPort(port, exited, 10*time.Second) {
-			t.Cleanup(func() {
-				cmd.Process.Signal(syscall.SIGTERM)
-				select {
-				case <-exited:
-				case <-time.After(10 * time.Second):
-					cmd.Process.Kill()
-					<-exited
-				}
-			})
-			return fmt.Sprintf("127.0.0.1:%d", port)
-		}
-		cmd.Process.Kill()
-		<-exited
-		if attempt == 2 {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("redis-server did not start on 127.0.0.1:%d:\n%s", port, b)
-		}
-	}
-}
+// startRedis runs redis-server for the test; see servers.Redis.
+func startRedis(t *testing.T, extra ...string) string { return servers.Redis(t, extra...) }
 
 // newRedis returns a go-redis client that dials through tr, and closes it
 // at cleanup.
