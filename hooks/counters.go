@@ -10,7 +10,7 @@ import (
 )
 
 // numCauses is the number of trackedconn causes.
-const numCauses = int(trackedconn.CauseLeak) + 1
+const numCauses = int(trackedconn.CauseStalled) + 1
 
 // Counters is a hook that counts conn events: conns opened, closed (by
 // Cause), peer-closed, reset, half-closed and leaked, in total and per

@@ -32,16 +32,19 @@ func TestCounters(t *testing.T) {
 	c.ConnEvent(trackedconn.EventReadShut, trackedconn.State{})
 	c.ConnEvent(trackedconn.EventWriteShut, trackedconn.State{})
 	c.ConnEvent(trackedconn.EventLeak, trackedconn.State{Name: "b"})
+	c.ConnEvent(trackedconn.EventOpen, trackedconn.State{Name: "c"})
+	c.ConnEvent(trackedconn.EventClose, trackedconn.State{Name: "c", Closed: true, Cause: trackedconn.CauseStalled})
 
 	got := c.Snapshot()
 	assert.Equal(t, hooks.ConnCounts{
-		Opened: 4, Active: 1, Closed: 3,
-		ClosedBy:   map[string]uint64{"peer": 1, "local": 2},
+		Opened: 5, Active: 1, Closed: 4,
+		ClosedBy:   map[string]uint64{"peer": 1, "local": 2, "stalled": 1},
 		PeerClosed: 1, Resets: 1, ReadShuts: 1, WriteShuts: 1, Leaks: 1,
 	}, got.Total, "Total")
 	assert.Equal(t, map[string]hooks.ConnCounts{
 		"a": {Opened: 2, Closed: 2, ClosedBy: map[string]uint64{"peer": 1, "local": 1}, PeerClosed: 1},
 		"b": {Opened: 1, Active: 1, ClosedBy: map[string]uint64{}, Resets: 1, Leaks: 1},
+		"c": {Opened: 1, Closed: 1, ClosedBy: map[string]uint64{"stalled": 1}},
 	}, got.ByName, "ByName: named conns only")
 }
 

@@ -13,7 +13,8 @@ import (
 // event, with the message "conn " followed by the event's name ("conn open",
 // "conn close", ...):
 //
-//   - EventOpen and EventClose at slog.LevelInfo;
+//   - EventOpen and EventClose at slog.LevelInfo, except an EventClose with
+//     Cause stalled (the peer vanished) at slog.LevelWarn;
 //   - EventPeerClosed, EventReadShut, EventWriteShut and EventReset at
 //     slog.LevelDebug, since EventClose repeats them in its flags;
 //   - EventLeak at slog.LevelWarn, with the stack that opened the conn.
@@ -38,8 +39,13 @@ func (h logHook) ConnEvent(e trackedconn.Event, s trackedconn.State) {
 	}
 	level := slog.LevelDebug
 	switch e {
-	case trackedconn.EventOpen, trackedconn.EventClose:
+	case trackedconn.EventOpen:
 		level = slog.LevelInfo
+	case trackedconn.EventClose:
+		level = slog.LevelInfo
+		if s.Cause == trackedconn.CauseStalled {
+			level = slog.LevelWarn
+		}
 	case trackedconn.EventLeak:
 		level = slog.LevelWarn
 	}

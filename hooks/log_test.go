@@ -109,3 +109,15 @@ func TestLogLeak(t *testing.T) {
 	pc, _, _, _ := runtime.Caller(0)
 	assert.Contains(t, a["origin"].String(), runtime.FuncForPC(pc).Name(), "origin names the test that wrapped the conn")
 }
+
+// A conn that ended because its peer vanished is worth a warning.
+func TestLogStalledCloseWarns(t *testing.T) {
+	h := &captureHandler{}
+	l := hooks.Log(slog.New(h))
+	l.ConnEvent(trackedconn.EventClose, trackedconn.State{Closed: true, Cause: trackedconn.CauseStalled})
+	l.ConnEvent(trackedconn.EventClose, trackedconn.State{Closed: true, Cause: trackedconn.CausePeer})
+	require.Len(t, h.records, 2)
+	assert.Equal(t, slog.LevelWarn, h.records[0].Level, "close with Cause stalled")
+	assert.Equal(t, "stalled", attrs(h.records[0])["cause"].String())
+	assert.Equal(t, slog.LevelInfo, h.records[1].Level, "close with Cause peer")
+}

@@ -58,10 +58,15 @@ func Wrap(c net.Conn, opts ...Option) *Conn {
 	if cfg.leak {
 		watchLeak(t, s)
 	}
+	// EventOpen fires before the conn joins its group, so that nothing
+	// reached through the group (CloseAll, CloseIf) can close it first.
+	if g := s.group; g != nil {
+		g.opened.Inc()
+	}
+	s.emit(EventOpen)
 	if g := s.group; g != nil {
 		g.add(s)
 	}
-	s.emit(EventOpen)
 	return t
 }
 
@@ -136,7 +141,16 @@ func (s *core) close() (first bool, err error) {
 	if s.cfg.leak {
 		s.cleanup.Stop()
 	}
+	finished := false
+	defer func() {
+		if !finished {
+			// The inner Close panicked: finish the bookkeeping (the
+			// group, EventClose), then let the panic go on.
+			s.finish()
+		}
+	}()
 	err = s.inner.Close()
+	finished = true
 	s.finish()
 	return true, err
 }
@@ -253,9 +267,10 @@ func (c *Conn) ID() uint64 { return c.s.id }
 func (c *Conn) State() State { return c.s.state() }
 
 // IsClosed reports whether no more I/O is possible on the conn: Close was
-// called, or the conn was reset, or both directions are shut (the peer's FIN
-// was read and CloseWrite was called, or CloseRead and CloseWrite were both
-// called). A conn whose peer has gone away without a FIN or RST reaching us
+// called, or the conn was reset, or both directions are shut (a read
+// reached the peer's FIN and CloseWrite was called, or CloseRead and
+// CloseWrite were both called). A FIN that Probe found behind unread data
+// does not count until the data is read. A conn whose peer has gone away without a FIN or RST reaching us
 // looks open: see Probe.
 func (c *Conn) IsClosed() bool { return isClosed(c.s.flags.Load()) }
 

@@ -340,6 +340,11 @@ func (m *faultModel) io(read bool, n int, k faultKind) {
 	// TimedOut: the latest failed Read/Write hit a deadline; a later
 	// successful one clears it. net.ErrClosed (our own close) records
 	// nothing at all (doc.go), so it leaves TimedOut as it is.
+	if !read && m.wshut && k != kindNone {
+		// A Write after our own CloseWrite fails whatever the peer
+		// does: it records nothing (issue 14 item 7).
+		return
+	}
 	switch k {
 	case kindNone:
 		m.timedOut = false

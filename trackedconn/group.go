@@ -34,8 +34,8 @@ type Stats struct {
 	BytesWritten uint64 // bytes written by every conn the group saw
 }
 
+// add links s into the group; Wrap counted it in opened before EventOpen.
 func (g *Group) add(s *core) {
-	g.opened.Inc()
 	g.mu.Lock()
 	s.prev = g.tail
 	if g.tail != nil {

@@ -87,6 +87,12 @@ type core struct {
 
 func (s *core) state() State {
 	f := s.flags.Load()
+	closedAt := int64(0)
+	if f&flagClosed != 0 {
+		// Stored before flagClosed is set: a snapshot shows both or
+		// neither.
+		closedAt = s.closedAt.Load()
+	}
 	return State{
 		ID:           s.id,
 		Name:         s.cfg.name,
@@ -94,7 +100,7 @@ func (s *core) state() State {
 		LocalAddr:    s.laddr,
 		RemoteAddr:   s.raddr,
 		OpenedAt:     monoTime(s.opened),
-		ClosedAt:     monoTime(s.closedAt.Load()),
+		ClosedAt:     monoTime(closedAt),
 		LastReadAt:   monoTime(s.lastRead.Load()),
 		LastWriteAt:  monoTime(s.lastWrite.Load()),
 		BytesRead:    s.nread.Load(),
@@ -107,12 +113,16 @@ func (s *core) state() State {
 		TimedOut:     f&flagTimedOut != 0,
 		Cause:        Cause(f >> causeShift & causeMask),
 		Origin:       s.origin,
+		closed:       isClosed(f),
 	}
 }
 
+// isClosed is the rule of Conn.IsClosed. A FIN known from Probe while data
+// still waits (flagPeerClosed without flagEOF) is not enough: the data can
+// still be read.
 func isClosed(f uint32) bool {
-	return f&(flagClosed|flagClosing|flagReset) != 0 ||
-		f&(flagPeerClosed|flagWriteShut) == flagPeerClosed|flagWriteShut ||
+	return f&(flagClosed|flagReset) != 0 ||
+		f&(flagEOF|flagWriteShut) == flagEOF|flagWriteShut ||
 		f&(flagReadShut|flagWriteShut) == flagReadShut|flagWriteShut
 }
 
@@ -231,6 +241,11 @@ func (s *core) clearTimedOut() {
 // fail records a failed Read (read is true) or Write and fires the event
 // of the transition, if any.
 func (s *core) fail(err error, read bool) {
+	if !read && s.flags.Load()&flagWriteShut != 0 {
+		// A Write after our own CloseWrite fails (EPIPE) whatever the
+		// peer does: that says nothing about the peer.
+		return
+	}
 	switch errclass.Classify(err) {
 	case errclass.None, errclass.Closed:
 		// A local close is recorded by Close itself.
@@ -273,6 +288,9 @@ func (s *core) reset() {
 // that ranks below a terminal event and above a timeout. It reports false
 // if Close had already begun.
 func (s *core) beginClose(forced Cause, stalled bool) bool {
+	// ClosedAt is stored first, by the first closer to get there, so that
+	// a snapshot that shows Closed also shows ClosedAt.
+	s.closedAt.CompareAndSwap(0, mono())
 	for {
 		old := s.flags.Load()
 		if old&flagClosing != 0 {
@@ -291,14 +309,9 @@ func (s *core) beginClose(forced Cause, stalled bool) bool {
 				cause = CauseLocal
 			}
 		}
-		if s.flags.CompareAndSwap(old, old|flagClosing|uint32(cause)<<causeShift) {
-			break
-		}
-	}
-	s.closedAt.Store(mono())
-	for {
-		old := s.flags.Load()
-		if s.flags.CompareAndSwap(old, old|flagClosed) {
+		// One step sets Closed with the Cause: no snapshot sees one
+		// without the other.
+		if s.flags.CompareAndSwap(old, old|flagClosing|flagClosed|uint32(cause)<<causeShift) {
 			return true
 		}
 	}

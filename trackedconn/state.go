@@ -42,6 +42,8 @@ type State struct {
 	// Transport's own goroutine: the stack shows that goroutine, not the
 	// request that caused the dial.
 	Origin Origin
+
+	closed bool // the rule of Conn.IsClosed, on the flags this snapshot was taken from
 }
 
 // Age returns how long the conn has been open: ClosedAt (or now, while open)
@@ -54,11 +56,12 @@ func (s State) Age() time.Duration {
 	return end.Sub(s.OpenedAt)
 }
 
-// IsClosed reports whether no more I/O is possible, by the rule of
-// (*Conn).IsClosed.
-func (s State) IsClosed() bool {
-	return s.Closed || s.Reset || (s.PeerClosed && s.WriteShut) || (s.ReadShut && s.WriteShut)
-}
+// IsClosed reports whether no more I/O was possible when the snapshot was
+// taken, by the rule of (*Conn).IsClosed. It is decided from the same
+// atomic load as the flags: it needs the peer's FIN to have been read up to
+// (every byte before it), which a PeerClosed set by Probe alone does not
+// say.
+func (s State) IsClosed() bool { return s.closed }
 
 // Origin is the call stack that wrapped a conn, as program counters. It is
 // symbolized only when asked for.

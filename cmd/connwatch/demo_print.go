@@ -84,6 +84,10 @@ func printDemo(w io.Writer, rep *demoReport) {
 	}
 	tw.Flush()
 
+	for _, sk := range rep.Skipped {
+		fmt.Fprintf(w, "\nSkipped: %s\n", sk)
+	}
+
 	if l := rep.Leak; l != nil {
 		fmt.Fprintf(w, "\nLeak: conn %d was dropped without Close; opened at %s; reclaimed after %d GC(s)\n", l.ID, l.Origin, l.GCs)
 	}
@@ -113,7 +117,7 @@ func printDemo(w io.Writer, rep *demoReport) {
 	line("opened", func(c hooks.ConnCounts) uint64 { return c.Opened })
 	line("active", func(c hooks.ConnCounts) uint64 { return c.Active })
 	line("closed", func(c hooks.ConnCounts) uint64 { return c.Closed })
-	for cause := trackedconn.CauseLocal; cause <= trackedconn.CauseLeak; cause++ {
+	for cause := trackedconn.CauseLocal; cause <= trackedconn.CauseStalled; cause++ {
 		line("  by "+cause.String(), func(c hooks.ConnCounts) uint64 { return c.ClosedBy[cause.String()] })
 	}
 	line("peer_closed", func(c hooks.ConnCounts) uint64 { return c.PeerClosed })

@@ -28,8 +28,24 @@ func (d *demo) localClose() (uint64, uint64, error) {
 		return 0, 0, err
 	}
 	c.Close()
-	s.Close() // the client's FIN is there, unread: Cause local on both ends
+	waitTCPState(s, "close-wait")
+	// The client's FIN is there, unread: the server's Close looks at the
+	// socket once and finds it, so its Cause is peer (local where the
+	// platform has no TCP view to look at).
+	s.Close()
 	return c.ID(), s.ID(), nil
+}
+
+// waitTCPState waits up to a second for the kernel to show c in the TCP
+// state want, without recording anything; it returns at once where c has
+// no TCP view.
+func waitTCPState(c *trackedconn.Conn, want string) {
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		ti, err := c.TCPInfo()
+		if err != nil || ti.State == want {
+			return
+		}
+	}
 }
 
 func (d *demo) peerClose() (uint64, uint64, error) {

@@ -139,7 +139,7 @@ type connSets struct {
 	side       attribute.KeyValue
 }
 
-const numCauses = int(trackedconn.CauseLeak) + 1
+const numCauses = int(trackedconn.CauseStalled) + 1
 
 type setKey struct {
 	side trackedconn.Side

@@ -1,0 +1,136 @@
+package trackedconn_test
+
+import (
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/connwatch/connwatch/trackedconn"
+)
+
+// waitTCPState waits, without recording anything, until the kernel shows
+// the TCP state want for c.
+func waitTCPState(t *testing.T, c *trackedconn.Conn, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ti, err := c.TCPInfo()
+		require.NoError(t, err, "TCPInfo")
+		if ti.State == want {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "TCP state %q, want %q", ti.State, want)
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// rawRead reads once from c's descriptor behind the wrapper's back, as
+// go-redis's and go-sql-driver/mysql's pool checks do.
+func rawRead(t *testing.T, c *trackedconn.Conn) (int, error) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	require.NoError(t, err, "SyscallConn")
+	var (
+		n    int
+		rerr error
+	)
+	require.NoError(t, rc.Read(func(fd uintptr) bool {
+		n, rerr = syscall.Read(int(fd), make([]byte, 16))
+		return true
+	}), "raw Read")
+	return n, rerr
+}
+
+// The first Close looks at the socket once when nothing terminal was
+// recorded, so that the Cause says who ended the conn even when nobody
+// read the end, or when something else read it from the descriptor.
+func TestCauseRefinedAtClose(t *testing.T) {
+	tests := []struct {
+		name      string
+		peer      func(t *testing.T, s *net.TCPConn)
+		settle    string // TCP state to wait for before the steps
+		steps     func(t *testing.T, c *trackedconn.Conn)
+		want      trackedconn.Cause
+		wantEvent trackedconn.Event // fired by the look before Close
+	}{
+		{name: "open", want: trackedconn.CauseLocal, settle: "established"},
+		{
+			name:   "FIN unread",
+			peer:   func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
+			settle: "close-wait", want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
+		},
+		{
+			name: "FIN behind an unread error message",
+			peer: func(t *testing.T, s *net.TCPConn) {
+				_, err := s.Write([]byte("FATAL: terminating connection"))
+				require.NoError(t, err)
+				require.NoError(t, s.Close())
+			},
+			settle: "close-wait", want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
+		},
+		{
+			name:   "FIN taken by a raw read",
+			peer:   func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
+			settle: "close-wait",
+			steps: func(t *testing.T, c *trackedconn.Conn) {
+				n, err := rawRead(t, c)
+				require.NoError(t, err, "raw read of the FIN")
+				require.Zero(t, n, "raw read of the FIN")
+			},
+			want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
+		},
+		{
+			name: "RST unread",
+			peer: func(t *testing.T, s *net.TCPConn) {
+				require.NoError(t, s.SetLinger(0))
+				require.NoError(t, s.Close())
+			},
+			settle: "close", want: trackedconn.CauseReset, wantEvent: trackedconn.EventReset,
+		},
+		{
+			name: "RST taken by a raw read",
+			peer: func(t *testing.T, s *net.TCPConn) {
+				require.NoError(t, s.SetLinger(0))
+				require.NoError(t, s.Close())
+			},
+			settle: "close",
+			steps: func(t *testing.T, c *trackedconn.Conn) {
+				_, err := rawRead(t, c)
+				require.ErrorIs(t, err, syscall.ECONNRESET, "raw read of the RST")
+			},
+			want: trackedconn.CauseReset, wantEvent: trackedconn.EventReset,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, s := tcpPair(t)
+			tc, rec := wrapRec(c)
+			if tt.peer != nil {
+				tt.peer(t, s)
+			}
+			waitTCPState(t, tc, tt.settle)
+			if tt.steps != nil {
+				tt.steps(t, tc)
+			}
+			require.NoError(t, tc.Close(), "Close")
+			st := tc.State()
+			assert.Equal(t, tt.want, st.Cause, "Cause")
+			ev := rec.events()
+			if tt.wantEvent != trackedconn.EventOpen {
+				assert.Equal(t, []trackedconn.Event{trackedconn.EventOpen, tt.wantEvent, trackedconn.EventClose}, ev, "events")
+			} else {
+				assert.Equal(t, []trackedconn.Event{trackedconn.EventOpen, trackedconn.EventClose}, ev, "events")
+			}
+			switch tt.want {
+			case trackedconn.CausePeer:
+				assert.True(t, st.PeerClosed, "PeerClosed")
+			case trackedconn.CauseReset:
+				assert.True(t, st.Reset, "Reset")
+			}
+		})
+	}
+}
