@@ -45,6 +45,12 @@ func waitBackendGone(t *testing.T, admin *pgx.Conn, pid int64) {
 	}, "backend %d is still there", pid)
 }
 
+// localOrTerminated are the causes of a healthy conn the pool closes: pgx
+// sends Terminate and closes at once, and the server closes on reading
+// Terminate. Most often pgx's close comes first (local); on a busy machine
+// the server's FIN may already be there when Close looks (peer).
+var localOrTerminated = []trackedconn.Cause{trackedconn.CauseLocal, trackedconn.CausePeer}
+
 // idleOverASecond sleeps until the pool's conns have been idle for more
 // than a second since used, so that pgxpool and the pgx stdlib driver both
 // ping a conn before reuse (their default rule).
@@ -71,7 +77,7 @@ func TestPostgresPoolReuse(t *testing.T) {
 
 			p.Close()
 			assert.Zero(t, tr.Stats().Active, "Close of the pool closes its conns")
-			assert.Equal(t, trackedconn.CauseLocal, tr.Dialed()[0].State().Cause, "the pool closed a healthy conn itself")
+			assert.Contains(t, localOrTerminated, tr.Dialed()[0].State().Cause, "the pool closed a healthy conn itself")
 		})
 	}
 }
@@ -166,7 +172,7 @@ func TestPostgresRestartUnderPool(t *testing.T) {
 					"old conn %d: the server's shutdown ended it, Cause = %v", i, s.Cause)
 			}
 			for i, c := range tr.Dialed()[n:] {
-				assert.Equal(t, trackedconn.CauseLocal, c.State().Cause, "new conn %d: closed by the pool", i)
+				assert.Contains(t, localOrTerminated, c.State().Cause, "new conn %d: closed by the pool", i)
 			}
 			assert.Zero(t, tr.Stats().Active, "no conn leaked")
 			assert.Empty(t, tr.Conns())

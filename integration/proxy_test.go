@@ -170,9 +170,11 @@ func TestProxyPsql(t *testing.T) {
 	require.Equal(t, strings.Repeat("x", size)+"\n", string(out))
 
 	l := p.closes(t, 1)[0]
-	// psql sends Terminate and closes; the proxy forwards the half-close,
-	// and the server, having read Terminate, closes too.
-	assert.Equal(t, "client", l.ClosedFirst, "psql ended the session")
+	// psql sends Terminate and closes at once; the server, having read
+	// Terminate, closes too. The proxy sees psql's EOF first unless the
+	// server's comes in between (a busy machine): either side may be first,
+	// never the proxy.
+	assert.Contains(t, []string{"client", "upstream"}, l.ClosedFirst, "psql ended the session")
 	assert.Equal(t, "peer", l.ClientCause)
 	assert.Equal(t, "peer", l.UpstreamCause)
 	assert.Greater(t, l.ClientToUpstream, int64(len(query)), "client->upstream: the startup packet and the query")
