@@ -156,7 +156,6 @@ type prober struct {
 	writeShut bool        // in: CloseWrite was called on this side
 	finKnown  bool        // in: the peer's FIN is recorded already
 	res       probeResult // out
-	buf       [1]byte
 	probeScratch
 }
 
