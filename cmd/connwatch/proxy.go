@@ -438,15 +438,23 @@ func (p *proxy) forwardUpstream(pr *pair, log *slog.Logger, n chan<- int64) {
 func (p *proxy) forward(pr *pair, log *slog.Logger, dst, src *trackedconn.Conn, from int32) int64 {
 	n, err := io.Copy(dst, src)
 	to := whoClient + whoUpstream - from
+	if err == nil && pr.aborted.Load() {
+		// The other direction failed and reset both conns: this EOF
+		// may be the reset it took, or our Close.
+		if wasReset(src, pr.shut[from].Load()) {
+			pr.resetEOF[from].Store(true)
+		}
+		return n
+	}
 	if err == nil && !wasReset(src, pr.shut[from].Load()) {
 		pr.setFirst(from)
-		pr.fin[from].Store(true)
 		pr.shut[to].Store(true)
 		if err := dst.CloseWrite(); err != nil {
 			// dst is gone already: nothing more can flow either way.
 			pr.abort()
 			return n
 		}
+		pr.fin[from].Store(true)
 		log.Info("pair half-close", "from", whoNames[from], "to", whoNames[to], "bytes", n)
 		return n
 	}

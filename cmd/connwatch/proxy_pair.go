@@ -47,7 +47,8 @@ type pair struct {
 	first      atomic.Int32   // who ended first: whoClient, whoUpstream or whoProxy
 	end        atomic.Int32   // endLive, endDone or why the proxy cut the pair
 	shut       [3]atomic.Bool // by side (whoClient, whoUpstream): CloseWrite called or about to be
-	fin        [3]atomic.Bool // by side: its copy ended with a FIN
+	aborted    atomic.Bool    // abort has begun: the conns are being reset
+	fin        [3]atomic.Bool // by side: its copy ended with a FIN, forwarded
 	resetEOF   [3]atomic.Bool // by side: its copy ended with an EOF that wasReset found to be a reset
 	stalledCut [3]atomic.Bool // by side: the reaper cut the pair for this conn's stall
 
@@ -120,6 +121,7 @@ func (pr *pair) cut(why int32) bool {
 // abort resets both conns of the pair (SO_LINGER 0, then Close): the peers
 // read a reset, never a FIN that would pass for the end of the stream.
 func (pr *pair) abort() {
+	pr.aborted.Store(true)
 	up := pr.upstreamConn()
 	setLinger0(pr.client)
 	if up != nil {
