@@ -404,6 +404,7 @@ func (p *proxy) handle(pr *pair) {
 // dial dials the upstream for pr within the dial timeout, and cancels the
 // dial when the client resets meanwhile or the pair is cut.
 func (p *proxy) dial(pr *pair) (*trackedconn.Conn, error) {
+	defer pr.cancelDial(nil) // releases the dial's context from p.hard
 	ctx, cancel := context.WithTimeout(pr.dialCtx, p.cfg.dialTimeout)
 	defer cancel()
 	stop := watchClient(pr.client, pr.cancelDial)

@@ -53,8 +53,8 @@ type pair struct {
 	stalledCut [3]atomic.Bool // by side: the reaper cut the pair for this conn's stall
 
 	// stalledSince is when the reaper first saw each conn (client,
-	// upstream) stalled, zero if it was not at its latest look. Only the
-	// reaper goroutine uses it.
+	// upstream) stalled, zero if it was not at its latest look. Only reap
+	// uses it, under the proxy's reapMu.
 	stalledSince [2]time.Time
 }
 
