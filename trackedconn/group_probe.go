@@ -17,22 +17,21 @@ type Probed struct {
 func (g *Group) Probe() []Probed {
 	cores := g.live()
 	out := make([]Probed, len(cores))
+	infos := make([]TCPInfo, len(cores)) // one allocation, not one per conn
 	for i, s := range cores {
-		out[i] = s.probed()
+		out[i] = s.probed(&infos[i])
 	}
 	return out
 }
 
-// probed probes s once and returns what it found.
-func (s *core) probed() Probed {
-	var (
-		ti TCPInfo
-		p  Probed
-	)
-	l, ok := s.probeFull(&ti, false)
+// probed probes s once and returns what it found, with the kernel's view
+// read into *ti.
+func (s *core) probed(ti *TCPInfo) Probed {
+	var p Probed
+	l, ok := s.probeFull(ti, false)
 	p.Liveness = l
 	if ok {
-		p.TCP = &ti
+		p.TCP = ti
 	}
 	p.State = s.state()
 	return p
@@ -57,7 +56,7 @@ func (g *Group) CloseIf(fn func(Probed) bool) int {
 	}
 	n := 0
 	for _, s := range g.live() {
-		if !fn(s.probed()) {
+		if !fn(s.probed(new(TCPInfo))) {
 			continue
 		}
 		if first, _ := s.close(); first {

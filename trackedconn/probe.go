@@ -154,10 +154,12 @@ type prober struct {
 	tcpConn bool
 
 	mu        sync.Mutex
-	readShut  bool        // in: CloseRead was called on this side
-	writeShut bool        // in: CloseWrite was called on this side
-	finKnown  bool        // in: the peer's FIN is recorded already
-	res       probeResult // out
+	readShut  bool // in: CloseRead was called on this side
+	writeShut bool // in: CloseWrite was called on this side
+	finKnown  bool // in: the peer's FIN is recorded already
+	// res is what a run finds, lent from resPool for the run only, so that
+	// a probed conn does not keep a result (120 bytes) for its whole life.
+	res *probeResult
 	probeScratch
 }
 
@@ -220,15 +222,22 @@ func (p *prober) run(fn func(fd uintptr), f uint32, atClose bool) (probeResult, 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.setInputs(f, atClose)
-	p.res = probeResult{}
+	p.res = resPool.Get().(*probeResult)
+	*p.res = probeResult{}
 	p.getTCPBuf()
 	err := p.rc.Control(fn)
 	p.putTCPBuf()
+	r := *p.res
+	resPool.Put(p.res)
+	p.res = nil
 	if err != nil {
 		return probeResult{}, err
 	}
-	return p.res, nil
+	return r, nil
 }
+
+// resPool holds the results runs work in.
+var resPool = sync.Pool{New: func() any { return new(probeResult) }}
 
 // setInputs sets what a run needs to know of the conn, from its flags f.
 func (p *prober) setInputs(f uint32, atClose bool) {
