@@ -2,8 +2,11 @@ package listener_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,19 +133,80 @@ func (c *churner) acceptLoop() {
 // that TIME_WAIT stays on the dialing side, where Linux may reuse it on
 // loopback.
 func (c *churner) once(b *testing.B) {
+	if err := c.try(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// try is once, returning what failed, for goroutines other than the
+// benchmark's.
+func (c *churner) try() error {
 	cc, err := c.dial(context.Background(), "tcp", c.addr)
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	s := <-c.accepted
 	if s == nil {
-		b.Fatal("accept loop ended")
+		cc.Close()
+		return errors.New("accept loop ended")
 	}
 	cc.Close()
 	s.Close()
+	return nil
 }
 
 func (c *churner) stop() {
 	c.ln.Close()
 	<-c.done
+}
+
+// BenchmarkChurnParallel is BenchmarkChurn from 1 and 8 goroutines at
+// once (dial, accept, close both ends), reporting conns/s over all of them:
+// the open+close throughput of a listener and a dialer shared by many
+// goroutines. On a 2-core machine 8 goroutines mostly queue for the CPU;
+// the figure shows whether tracking adds contention (a shared lock, a
+// shared counter) on top.
+func BenchmarkChurnParallel(b *testing.B) {
+	for _, workers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("goroutines=%d/impl=raw", workers), func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var d net.Dialer
+			churnParallel(b, workers, ln, d.DialContext)
+		})
+		b.Run(fmt.Sprintf("goroutines=%d/impl=tracked", workers), func(b *testing.B) {
+			ln, err := listener.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			churnParallel(b, workers, ln, dialer.New().DialContext)
+		})
+	}
+}
+
+func churnParallel(b *testing.B, workers int, ln net.Listener, dial dialFunc) {
+	cl := startChurner(ln, dial)
+	defer cl.stop()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for w := range workers {
+		n := b.N / workers
+		if w < b.N%workers {
+			n++
+		}
+		wg.Go(func() {
+			for range n {
+				if err := cl.try(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
 }
