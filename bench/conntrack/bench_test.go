@@ -450,4 +450,3 @@ func TestImpls(t *testing.T) {
 		})
 	}
 }
-
