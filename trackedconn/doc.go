@@ -48,15 +48,23 @@
 // operation it ends is an interruption, not a timeout: it records nothing,
 // and TimedOut stays as it was.
 //
-// IsClosed is true once no more I/O is possible: Closed, or Reset, or
-// PeerClosed and WriteShut, or ReadShut and WriteShut.
+// IsClosed is true once no more I/O is possible: Closed, or Reset, or a
+// read reached the peer's EOF and WriteShut, or ReadShut and WriteShut.
 //
 // Cause is decided at the first Close from what was seen before it: the
-// first terminal event (CausePeer for io.EOF, CauseReset, CauseError for any
-// other error that is not a deadline), else CauseTimeout if the latest
-// failed operation hit a deadline, else CauseLocal. CauseLeak when the leak
-// detector closed the conn. Cause is CauseNone while the conn is open, even
-// if it was reset: look at the flags for that.
+// first terminal event (CausePeer for io.EOF, CauseReset, CauseStalled for
+// ETIMEDOUT, CauseError for any other error that is not a deadline). When
+// none was seen, Close first looks at the socket once, as Probe does and
+// without reading: a FIN already there makes the Cause CausePeer (and sets
+// PeerClosed), an RST CauseReset, a stall (see LivenessStalled)
+// CauseStalled. Else CauseTimeout if the latest failed operation hit a
+// deadline, else CauseLocal. CauseLeak when the leak detector closed the
+// conn (it does not look). The look makes the Cause right also when
+// something else found the end first: a pool whose liveness check reads the
+// raw descriptor (go-redis, go-sql-driver/mysql), or a client that closes
+// on the server's last error message while the server's FIN waits behind
+// it. Cause is CauseNone while the conn is open, even if it was reset: look
+// at the flags for that.
 //
 // io.ErrUnexpectedEOF counts as the peer's EOF; net.ErrClosed (our own
 // Close) records nothing and leaves TimedOut as it is; an io.EOF read after
@@ -75,15 +83,22 @@
 //   - State says who did what: Closed (we called Close), PeerClosed (the
 //     peer sends no more), ReadShut and WriteShut (our half-closes), Reset,
 //     TimedOut. Cause, decided at the first Close, says why the conn ended.
-//   - Probe asks the socket without reading and without waiting: one
-//     recv(MSG_PEEK|MSG_DONTWAIT) tells open, readable, peer-closed or
-//     reset, and records a FIN or reset it finds (with its event). It works
-//     while another goroutine is blocked in Read and whatever the deadlines,
-//     and looks through a *tls.Conn at the TCP socket beneath. On Linux it
-//     also sees a FIN queued behind unread data (CLOSE_WAIT): PeerClosed is
-//     set while Probe still says readable, until the data is read. Where
-//     there is no socket to peek at (Windows, net.Pipe, custom conns, UDP)
-//     it says LivenessUnknown, never open.
+//   - Probe asks the socket without reading and without waiting, and
+//     answers open, readable, peer-closed, reset or stalled; it records a
+//     FIN or reset it finds (with its event). On Linux it never receives:
+//     TCP_INFO (the TCP state and the stall rule below) and the count of
+//     queued bytes (SIOCINQ) judge a TCP socket, and poll's POLLERR tells a
+//     pending error without taking it, so the application's next Read still
+//     gets its ECONNRESET. Elsewhere one recv(MSG_PEEK|MSG_DONTWAIT) tells
+//     (BSD kernels keep a pending error for the next receive). It works
+//     while another goroutine is blocked in Read and whatever the
+//     deadlines, and looks through a *tls.Conn at the TCP socket beneath.
+//     On Linux it also sees a FIN queued behind unread data (CLOSE_WAIT):
+//     PeerClosed is set while Probe still says readable, until the data is
+//     read. Where there is no socket to look at (Windows, net.Pipe, custom
+//     conns, UDP) it says LivenessUnknown, never open.
+//   - TCPInfo shows the kernel's view of a TCP conn (state, RTT, RTO,
+//     retransmissions, probes, the peer's window) with one getsockopt.
 //   - WithLeakDetection reclaims a conn dropped without Close (EventLeak,
 //     then EventClose with CauseLeak, the socket closed), and State.Origin
 //     says where it was opened. Group.Conns, OlderThan and IdleFor list the
@@ -93,10 +108,10 @@
 // Some things cannot be known, by this package or any other:
 //
 //   - A peer that vanished without a FIN or RST reaching us (power cut,
-//     pulled cable, a NAT that forgot the flow) looks open: nothing arrived
-//     to say otherwise. Only TCP keepalive, the retransmission of
-//     unacknowledged data, or an application heartbeat finds out, minutes
-//     later; the error (ETIMEDOUT) then reaches Read or Write.
+//     pulled cable, a NAT that forgot the flow), on an idle conn without
+//     keepalive, looks open: nothing was sent, so nothing went unanswered.
+//     Probe says stalled only once the kernel has evidence (see "Stalled
+//     peers"); it never guesses.
 //   - Probe sees the socket, not the buffers above it: bytes already read
 //     into a *tls.Conn or a bufio.Reader are invisible to it, and TLS
 //     records without application data (session tickets, the peer's
@@ -112,8 +127,45 @@
 //   - A Read with a deadline already past returns the timeout before it
 //     looks at the socket; a short future deadline waits for it, eats a byte
 //     if one is there, and replaces the caller's deadline.
-//   - Linux reports a reset to one receive only: once Probe or a Read has
-//     seen it, reads return io.EOF. State.Reset and Cause keep the reset.
+//   - Linux reports a reset to one receive only: once a Read (or another
+//     reader of the descriptor) has taken it, reads return io.EOF. Probe
+//     never takes it; State.Reset and Cause keep the reset.
+//
+// # Stalled peers
+//
+// A peer that vanished without FIN or RST leaves the socket ESTABLISHED:
+// the kernel retransmits unacknowledged data for about 15 minutes
+// (tcp_retries2) and an idle conn sends nothing at all until keepalive
+// starts (Go's default: 15 s idle, then 9 probes 15 s apart). The kernel
+// knows much earlier, and on Linux Probe reads it from TCP_INFO without
+// sending a byte. LivenessStalled is the answer when
+//
+//   - data is in flight (tcpi_unacked > 0) and a retransmission timeout
+//     fired for the oldest unacknowledged segment with no acknowledgment
+//     since (tcpi_retransmits >= 1): about one RTO after the data was sent,
+//     200 ms at least (Linux's minimum RTO); 0.4 s measured on loopback;
+//   - or two keepalive (or zero-window) probes in a row went unanswered
+//     (tcpi_probes >= 2): Idle + Interval after the last exchange; 2.0 s
+//     measured with WithKeepAlive(Idle 1 s, Interval 1 s).
+//
+// A live peer acknowledges: a healthy conn under load and a peer that stopped
+// reading (its zero window answers the probes; TCPInfo().SndWnd is 0) never
+// read stalled, and a conn whose path comes back reads open again at the
+// first acknowledgment. On a lossy path a single retransmission timeout
+// shows as a stall until the retransmitted segment is acknowledged: the
+// answer describes now, not a verdict. A stall is not terminal: it sets no
+// flag and fires no event; Close decides CauseStalled if the conn is
+// stalled when it closes. Once the kernel gives up (ETIMEDOUT: tcp_retries2,
+// keepalive's Count, or TCP_USER_TIMEOUT), the conn stays stalled and a
+// Read or Write fails with ETIMEDOUT, a terminal event with CauseStalled.
+//
+// To find vanished peers sooner: WithKeepAlive makes idle conns probe (pick
+// Idle and Interval as the longest silence you accept, split in two), and
+// WithUserTimeout bounds how long the kernel retransmits before it gives up
+// (a few RTOs above your slowest healthy peer; Linux only).
+// Group.CloseIf (and Listener.CloseIf, Dialer.CloseIf) reaps stalled conns
+// held inside pools. Off Linux Probe does not judge stalls: darwin's
+// TCPInfo has no retransmission streak or probe count.
 //
 // # Zero-copy paths
 //
@@ -134,7 +186,10 @@
 // and one monotonic clock read when bytes move. Wrap costs two allocations
 // and 232 bytes (five allocations with leak detection: the stack and
 // runtime.AddCleanup). State takes no lock and does not allocate. Probe
-// costs one system call and, on Linux, no allocation.
+// costs two system calls on a Linux TCP socket (getsockopt TCP_INFO and
+// ioctl SIOCINQ; a third, poll, in state CLOSE), one elsewhere, and on
+// Linux no allocation. The first Close costs one probe more when nothing
+// terminal was recorded.
 //
 // # Limits
 //

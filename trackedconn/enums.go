@@ -29,10 +29,12 @@ const (
 	CauseNone Cause = iota
 	// CauseLocal means this side closed the conn with nothing wrong seen before.
 	CauseLocal
-	// CausePeer means a read saw io.EOF (the peer closed) before Close.
+	// CausePeer means the peer closed first: a read saw io.EOF, or Probe or
+	// the first Close found its FIN.
 	CausePeer
 	// CauseReset means the conn was reset (ECONNRESET, ECONNABORTED) or the
-	// pipe broke (EPIPE) before Close.
+	// pipe broke (EPIPE) before Close, as an operation, Probe or the first
+	// Close found.
 	CauseReset
 	// CauseTimeout means the last failed Read or Write before Close hit a
 	// deadline, and no EOF, reset or other error was seen.

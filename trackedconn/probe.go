@@ -9,50 +9,52 @@ import (
 )
 
 // Probe reports whether the conn is still alive, without blocking and
-// without consuming data. It is safe to call concurrently with Read, Write
-// and Close, also while another goroutine is blocked in Read and whatever
-// the deadlines.
+// without consuming data or a pending error. It is safe to call
+// concurrently with Read, Write and Close, also while another goroutine is
+// blocked in Read and whatever the deadlines.
 //
 // It answers from the recorded state first, without a system call:
 // LivenessClosed once Close was called, LivenessReset once a reset was seen,
-// LivenessPeerClosed once a read returned io.EOF. Otherwise, when the
-// wrapped conn, or a conn under it reached through NetConn methods (as for
-// *tls.Conn), has a stream socket, it peeks at one byte with
-// recv(MSG_PEEK|MSG_DONTWAIT), run through the raw conn's Control:
+// LivenessPeerClosed once a read returned io.EOF, LivenessStalled once a
+// Read or Write failed with ETIMEDOUT. Otherwise, when the wrapped conn, or
+// a conn under it reached through NetConn methods (as for *tls.Conn), has a
+// stream socket, it looks at the socket:
 //
-//	nothing to read          LivenessOpen
-//	data waiting             LivenessReadable (on Linux, a FIN queued behind
-//	                         the data also sets State.PeerClosed)
-//	FIN, nothing before it   LivenessPeerClosed
-//	ECONNRESET, ECONNABORTED LivenessReset
+//	nothing to read                       LivenessOpen
+//	data waiting                          LivenessReadable (a FIN queued behind
+//	                                      the data also sets State.PeerClosed)
+//	FIN, nothing before it                LivenessPeerClosed
+//	RST (ECONNRESET, ECONNABORTED)        LivenessReset
+//	the peer stopped answering (TCP)      LivenessStalled (see the package doc)
+//
+// On Linux it never receives: a TCP socket is judged from TCP_INFO and the
+// count of queued bytes, another stream socket from poll and that count,
+// and a pending error is seen (POLLERR) without being taken, so the
+// application's next Read still returns ECONNRESET. Elsewhere it peeks at
+// one byte with recv(MSG_PEEK|MSG_DONTWAIT), run through the raw conn's
+// Control; BSD kernels keep a pending error for the next receive.
 //
 // A FIN or reset found this way is recorded in State (PeerClosed, Reset,
 // and the Cause a later Close decides) and fires EventPeerClosed or
-// EventReset on the calling goroutine.
+// EventReset on the calling goroutine. A stall records nothing.
 //
-// A probe costs one system call (on Linux, a second one, TCP_INFO, when
-// data is waiting and no FIN is recorded yet) and, once the conn has been
-// probed, no allocation on Linux.
+// Once the conn has been probed, a probe does not allocate on Linux.
 //
 // Probe returns LivenessUnknown where nothing can be learned without
 // blocking or consuming: on Windows, for conns without a descriptor
 // (net.Pipe, custom conns) or that are not stream sockets (UDP), after a
-// Read or Write failed with an error other than io.EOF, a reset or a
-// deadline (a TLS alert, ETIMEDOUT when keepalive gave up, ...), and after
-// CloseRead (except for TCP on Linux, where the TCP state still tells open
-// from peer-closed). It never guesses LivenessOpen.
+// Read or Write failed with an error other than io.EOF, a reset, ETIMEDOUT
+// or a deadline (a TLS alert, ...), and after CloseRead (except for TCP on
+// Linux, where the TCP state still tells open from peer-closed). It never
+// guesses LivenessOpen.
 //
 // Probe sees the socket, not the conns above it. Bytes already buffered
 // inside a *tls.Conn or a bufio.Reader are invisible to it (a conn may say
 // LivenessOpen while a Read would return data at once). TLS records that
 // carry no application data, such as session tickets or the peer's
 // close_notify alert, make the socket LivenessReadable. A peer that
-// vanished without sending FIN or RST (power loss, a dropped route, a NAT
-// that forgot the flow) looks LivenessOpen until keepalive or
-// retransmission gives up; a timeout-based check cannot tell either. On
-// Linux the kernel reports a reset to one receive only: after Probe has
-// seen it, a Read returns io.EOF instead of ECONNRESET, while State.Reset
-// and the Cause keep the reset.
+// vanished without sending FIN or RST looks LivenessOpen on an idle conn
+// without keepalive: nothing was sent that could go unanswered.
 func (c *Conn) Probe() Liveness {
 	l := c.s.probeLiveness()
 	runtime.KeepAlive(c) // the leak detector must not close the conn mid-probe
@@ -143,6 +145,8 @@ type prober struct {
 	fn  func(fd uintptr)
 	tfn func(fd uintptr) // reads TCP_INFO only (Conn.TCPInfo)
 	tcp bool             // a TCP socket whose TCP_INFO the probe reads (Linux)
+	// atClose: a look at Close (lookTCP), which TCP_INFO alone answers.
+	atClose bool
 	// tcpConn: the socket belongs to a *net.TCPConn (Conn.TCPInfo off
 	// Linux).
 	tcpConn bool
@@ -280,11 +284,19 @@ func rawConnKind(x any) (rc syscall.RawConn, tcp bool) {
 // something else found the end first (a pool's liveness check that read
 // the raw descriptor, or a client that closes on an error message the
 // peer's FIN follows). A FIN or reset it finds is recorded as Probe
-// records it; it reports whether the socket is stalled.
+// records it; it reports whether the socket is stalled. On a Linux TCP
+// conn never probed before it costs one getsockopt (TCP_INFO), without
+// building the conn's prober.
 func (s *core) lookBeforeClose() bool {
 	f := s.flags.Load()
 	if f&flagClosing != 0 || f>>termShift&causeMask != 0 {
 		return false
+	}
+	if s.probe.Load() == nil {
+		if r, ok := lookTCP(s.inner, f); ok {
+			s.record(r)
+			return r.l == LivenessStalled
+		}
 	}
 	return s.probeLiveness() == LivenessStalled
 }

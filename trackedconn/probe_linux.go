@@ -1,6 +1,7 @@
 package trackedconn
 
 import (
+	"net"
 	"sync"
 	"unsafe"
 
@@ -144,7 +145,9 @@ func (p *prober) peek(fd uintptr) {
 }
 
 // peekTCP judges a TCP socket from TCP_INFO (its state, and the stall rule
-// of stalled) and the number of bytes queued for reading.
+// of stalled) and the number of bytes queued for reading. For a look at
+// Close (p.atClose), where what is queued does not matter, TCP_INFO alone
+// judges: a FIN known is reported as readable with the FIN behind.
 func (p *prober) peekTCP(fd uintptr) {
 	ti := p.ti
 	if !getTCPInfo(fd, ti) {
@@ -154,7 +157,7 @@ func (p *prober) peekTCP(fd uintptr) {
 	switch ti.State {
 	case tcpEstablished, tcpFinWait1, tcpFinWait2:
 		switch {
-		case !p.readShut && inq(fd) > 0:
+		case !p.readShut && !p.atClose && inq(fd) > 0:
 			p.res.l = LivenessReadable
 		case stalled(&p.res.info):
 			p.res.l = LivenessStalled
@@ -163,7 +166,7 @@ func (p *prober) peekTCP(fd uintptr) {
 		}
 	case tcpCloseWait, tcpLastAck, tcpClosing:
 		// The peer's FIN has arrived, whatever is still queued before it.
-		if !p.readShut && inq(fd) > 0 {
+		if !p.readShut && (p.atClose || inq(fd) > 0) {
 			p.res.l, p.res.fin = LivenessReadable, !p.finKnown
 		} else {
 			p.res.l = LivenessPeerClosed
@@ -208,3 +211,34 @@ func (p *prober) tcpInfoOf(fd uintptr) {
 // getTCPBuf and putTCPBuf lend p a TCP_INFO buffer for one run.
 func (p *prober) getTCPBuf() { p.ti = tcpInfoPool.Get().(*kernelTCPInfo) }
 func (p *prober) putTCPBuf() { tcpInfoPool.Put(p.ti); p.ti = nil }
+
+// closeProbers are the probers of looks at Close (lookTCP): a conn never
+// probed does not get a prober of its own just to be closed.
+var closeProbers = sync.Pool{New: func() any {
+	p := &prober{tcp: true, atClose: true}
+	p.fn = p.peek
+	return p
+}}
+
+// lookTCP judges the TCP socket beneath c for its first Close, with one
+// getsockopt, if c is (or wraps, through NetConn methods) a *net.TCPConn;
+// ok is false otherwise. f is the conn's flags.
+func lookTCP(c net.Conn, f uint32) (r probeResult, ok bool) {
+	tc := tcpConnOf(c)
+	if tc == nil {
+		return probeResult{}, false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return probeResult{}, false
+	}
+	p := closeProbers.Get().(*prober)
+	p.readShut, p.writeShut, p.finKnown = f&flagReadShut != 0, f&flagWriteShut != 0, f&flagPeerClosed != 0
+	p.res = probeResult{}
+	p.getTCPBuf()
+	err = rc.Control(p.fn)
+	p.putTCPBuf()
+	r = p.res
+	closeProbers.Put(p)
+	return r, err == nil
+}

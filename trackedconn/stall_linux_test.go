@@ -64,6 +64,15 @@ func exchange(t *testing.T, a, b net.Conn) {
 	require.NoError(t, err, "Read pong")
 }
 
+// ghostPair returns a tracked client conn and its raw server end, with
+// Go's default keepalive off on both and one message exchanged each way,
+// ready for the peer to vanish.
+func ghostPair(t *testing.T, opts ...trackedconn.Option) (*trackedconn.Conn, *net.TCPConn) {
+	t.Helper()
+	tc, s := ghostPair(t, opts...)
+	return tc, s
+}
+
 // A peer that vanished while data is in flight reads stalled within one
 // retransmission timeout (Linux: 200 ms minimum); when the path comes back
 // the conn reads open again, and no byte is lost.
@@ -71,10 +80,7 @@ func TestNetnsStalledWithDataInFlight(t *testing.T) {
 	if !netns.RunTest(t) {
 		return
 	}
-	c, s := tcpPair(t)
-	noKeepAlive(t, c, s)
-	tc := trackedconn.Wrap(c)
-	exchange(t, tc, s)
+	tc, s := ghostPair(t)
 	assert.Equal(t, trackedconn.LivenessOpen, tc.Probe(), "Probe() before the blackhole")
 
 	blackhole(t, true)
@@ -108,11 +114,8 @@ func TestNetnsStalledIdleWithKeepAlive(t *testing.T) {
 	if !netns.RunTest(t) {
 		return
 	}
-	c, s := tcpPair(t)
-	noKeepAlive(t, c, s)
 	ka := net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 9}
-	tc := trackedconn.Wrap(c, trackedconn.WithKeepAlive(ka))
-	exchange(t, tc, s)
+	tc, _ := ghostPair(t, trackedconn.WithKeepAlive(ka))
 	blackhole(t, true)
 	took := waitLiveness(t, tc, trackedconn.LivenessStalled, 4*time.Second)
 	t.Logf("stalled after %v (idle, keepalive 1s/1s)", took)
@@ -130,10 +133,7 @@ func TestNetnsIdleWithoutKeepAliveStaysOpen(t *testing.T) {
 	if !netns.RunTest(t) {
 		return
 	}
-	c, s := tcpPair(t)
-	noKeepAlive(t, c, s)
-	tc := trackedconn.Wrap(c)
-	exchange(t, tc, s)
+	tc, s := ghostPair(t)
 	blackhole(t, true)
 	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		require.Equal(t, trackedconn.LivenessOpen, tc.Probe(), "Probe() of an idle conn without keepalive")
@@ -146,10 +146,7 @@ func TestNetnsUserTimeoutEndsStalled(t *testing.T) {
 	if !netns.RunTest(t) {
 		return
 	}
-	c, s := tcpPair(t)
-	noKeepAlive(t, c, s)
-	tc := trackedconn.Wrap(c, trackedconn.WithUserTimeout(500*time.Millisecond))
-	exchange(t, tc, s)
+	tc, s := ghostPair(t, trackedconn.WithUserTimeout(500*time.Millisecond))
 	blackhole(t, true)
 	_, err := tc.Write([]byte("lost"))
 	require.NoError(t, err, "Write into the blackhole")
@@ -169,10 +166,7 @@ func TestNetnsGaveUpFoundByRawReadIsStalled(t *testing.T) {
 	if !netns.RunTest(t) {
 		return
 	}
-	c, s := tcpPair(t)
-	noKeepAlive(t, c, s)
-	tc := trackedconn.Wrap(c, trackedconn.WithUserTimeout(300*time.Millisecond))
-	exchange(t, tc, s)
+	tc, s := ghostPair(t, trackedconn.WithUserTimeout(300*time.Millisecond))
 	blackhole(t, true)
 	_, err := tc.Write([]byte("lost"))
 	require.NoError(t, err, "Write into the blackhole")

@@ -84,6 +84,10 @@ func printDemo(w io.Writer, rep *demoReport) {
 	}
 	tw.Flush()
 
+	for _, sk := range rep.Skipped {
+		fmt.Fprintf(w, "\nSkipped: %s\n", sk)
+	}
+
 	if l := rep.Leak; l != nil {
 		fmt.Fprintf(w, "\nLeak: conn %d was dropped without Close; opened at %s; reclaimed after %d GC(s)\n", l.ID, l.Origin, l.GCs)
 	}

@@ -3,11 +3,14 @@ package main
 import (
 	"encoding/json"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/connwatch/connwatch/internal/netns"
 )
 
 func TestDemoText(t *testing.T) {
@@ -67,7 +70,17 @@ func TestDemoJSON(t *testing.T) {
 		wants[key{"probe", "client"}] = want{"server", "peer", []string{"peer-closed"}}
 		wants[key{"probe-reset", "client"}] = want{"server", "reset", []string{"reset"}}
 	}
-	require.Len(t, rep.Conns, 2*len(scenarios), "two conns per scenario")
+	wants[key{"vanished-peer", "client"}] = want{"client", "stalled", []string{}}
+	wants[key{"vanished-peer", "server"}] = want{"client", "local", []string{}}
+	require.Len(t, rep.Conns, 2*len(rep.Scenarios), "two conns per scenario")
+	vanished := slices.ContainsFunc(rep.Scenarios, func(sc scenario) bool { return sc.Name == "vanished-peer" })
+	if netns.Available() == nil {
+		require.True(t, vanished, "the vanished-peer scenario runs where a private network namespace can be made; skipped: %v", rep.Skipped)
+	} else {
+		require.False(t, vanished, "the vanished-peer scenario without a namespace")
+		require.Len(t, rep.Skipped, 1, "one line says why vanished-peer was skipped")
+		t.Log(rep.Skipped[0])
+	}
 	for _, r := range rep.Conns {
 		w, ok := wants[key{r.Scenario, r.Side}]
 		if !ok {
@@ -84,10 +97,14 @@ func TestDemoJSON(t *testing.T) {
 		for _, p := range rep.Probe {
 			got = append(got, p.Scenario+": "+p.Liveness)
 		}
-		assert.Equal(t, []string{
+		want := []string{
 			"probe: open", "probe: readable", "probe: open", "probe: peer-closed", "probe: closed",
 			"probe-reset: reset",
-		}, got, "Probe answers, in order")
+		}
+		if vanished {
+			want = append(want, "vanished-peer: open", "vanished-peer: stalled")
+		}
+		assert.Equal(t, want, got, "Probe answers, in order")
 	}
 
 	require.NotNil(t, rep.Leak, "leak report")

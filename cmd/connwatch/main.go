@@ -56,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "demo":
 		return runDemo(rest, stdout, stderr)
+	case vanishCmd: // hidden: the demo's vanished-peer scenario, in a private network namespace
+		return runVanish(stdout, stderr)
 	case "proxy":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
