@@ -69,7 +69,10 @@ func exchange(t *testing.T, a, b net.Conn) {
 // ready for the peer to vanish.
 func ghostPair(t *testing.T, opts ...trackedconn.Option) (*trackedconn.Conn, *net.TCPConn) {
 	t.Helper()
-	tc, s := ghostPair(t, opts...)
+	c, s := tcpPair(t)
+	noKeepAlive(t, c, s)
+	tc := trackedconn.Wrap(c, opts...)
+	exchange(t, tc, s)
 	return tc, s
 }
 
@@ -133,7 +136,7 @@ func TestNetnsIdleWithoutKeepAliveStaysOpen(t *testing.T) {
 	if !netns.RunTest(t) {
 		return
 	}
-	tc, s := ghostPair(t)
+	tc, _ := ghostPair(t)
 	blackhole(t, true)
 	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		require.Equal(t, trackedconn.LivenessOpen, tc.Probe(), "Probe() of an idle conn without keepalive")
@@ -146,7 +149,7 @@ func TestNetnsUserTimeoutEndsStalled(t *testing.T) {
 	if !netns.RunTest(t) {
 		return
 	}
-	tc, s := ghostPair(t, trackedconn.WithUserTimeout(500*time.Millisecond))
+	tc, _ := ghostPair(t, trackedconn.WithUserTimeout(500*time.Millisecond))
 	blackhole(t, true)
 	_, err := tc.Write([]byte("lost"))
 	require.NoError(t, err, "Write into the blackhole")
@@ -166,7 +169,7 @@ func TestNetnsGaveUpFoundByRawReadIsStalled(t *testing.T) {
 	if !netns.RunTest(t) {
 		return
 	}
-	tc, s := ghostPair(t, trackedconn.WithUserTimeout(300*time.Millisecond))
+	tc, _ := ghostPair(t, trackedconn.WithUserTimeout(300*time.Millisecond))
 	blackhole(t, true)
 	_, err := tc.Write([]byte("lost"))
 	require.NoError(t, err, "Write into the blackhole")
