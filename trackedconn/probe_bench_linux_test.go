@@ -144,15 +144,54 @@ func BenchmarkProbeInFlight(b *testing.B) {
 	}
 }
 
-// BenchmarkFirstLook is what the first Close of a tracked TCP conn adds to
-// close(2) when nothing terminal was recorded: it looks at the socket once
-// (to refine Cause), which on a fresh conn first finds the socket (its raw
-// conn, SO_TYPE and SO_PROTOCOL) and builds the conn's prober, then reads
-// TCP_INFO and SIOCINQ. op=wrap is Wrap alone; op=wrap+probe is Wrap and a
-// first Probe, the same work as that look; op=probe is a later Probe, with
-// the prober cached. (wrap+probe - wrap) is the look's cost per conn; a
-// churned connection pays it at both ends.
-func BenchmarkFirstLook(b *testing.B) {
+// BenchmarkClose is what tracking adds to closing a live TCP conn:
+// Wrap, the first Close's look at the socket (on Linux one
+// getsockopt(TCP_INFO), to refine Cause) and the bookkeeping. Each op makes
+// a new *net.TCPConn on a dup of one established loopback socket
+// (net.FileConn: dup, getsockname, getpeername, epoll registration) and
+// closes it; the connection itself stays up, so the look sees an
+// established socket, as the first Close of a healthy conn does.
+func BenchmarkClose(b *testing.B) {
+	c, _ := tcpPair(b)
+	f, err := c.File()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	fresh := func(b *testing.B) net.Conn {
+		nc, err := net.FileConn(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return nc
+	}
+	b.Run("impl=raw", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := fresh(b).Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=tracked", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			tc := trackedconn.Wrap(fresh(b))
+			if err := tc.Close(); err != nil {
+				b.Fatal(err)
+			}
+			if cause := tc.State().Cause; cause != trackedconn.CauseLocal {
+				b.Fatalf("Cause = %v, want local", cause)
+			}
+		}
+	})
+}
+
+// BenchmarkFirstProbe is what a conn's first Probe costs on top of later
+// ones: it finds the socket (the raw conn, SO_TYPE, SO_PROTOCOL) and builds
+// the prober the conn keeps. op=wrap is Wrap alone, op=wrap+probe Wrap and
+// a first Probe, op=probe a later Probe.
+func BenchmarkFirstProbe(b *testing.B) {
 	c, _ := tcpPair(b)
 	b.Run("op=wrap", func(b *testing.B) {
 		b.ReportAllocs()
@@ -174,50 +213,6 @@ func BenchmarkFirstLook(b *testing.B) {
 		for b.Loop() {
 			if l := tc.Probe(); l != trackedconn.LivenessOpen {
 				b.Fatalf("Probe() = %v, want open", l)
-			}
-		}
-	})
-	b.Run("op=syscalls", func(b *testing.B) {
-		// The four system calls of a first look, by hand, one Control.
-		rc := benchRawConn(b, c)
-		var (
-			ti  unix.TCPInfo
-			n   int
-			bad bool
-		)
-		look := func(fd uintptr) {
-			typ, err1 := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE)
-			proto, err2 := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL)
-			size := uint32(unsafe.Sizeof(ti))
-			_, _, e3 := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO,
-				uintptr(unsafe.Pointer(&ti)), uintptr(unsafe.Pointer(&size)), 0)
-			_, _, e4 := unix.Syscall(unix.SYS_IOCTL, fd, unix.SIOCINQ, uintptr(unsafe.Pointer(&n)))
-			bad = err1 != nil || err2 != nil || e3 != 0 || e4 != 0 || typ != unix.SOCK_STREAM || proto != unix.IPPROTO_TCP
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := rc.Control(look); err != nil || bad {
-				b.Fatal("look failed")
-			}
-		}
-	})
-	b.Run("op=tcpinfo-only", func(b *testing.B) {
-		// One getsockopt(TCP_INFO): all a close-time look needs to see a
-		// FIN (CLOSE_WAIT), a reset (CLOSE) or a stall on a *net.TCPConn.
-		rc := benchRawConn(b, c)
-		var (
-			ti    unix.TCPInfo
-			errno syscall.Errno
-		)
-		look := func(fd uintptr) {
-			size := uint32(unsafe.Sizeof(ti))
-			_, _, errno = unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.IPPROTO_TCP, unix.TCP_INFO,
-				uintptr(unsafe.Pointer(&ti)), uintptr(unsafe.Pointer(&size)), 0)
-		}
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := rc.Control(look); err != nil || errno != 0 {
-				b.Fatal("look failed")
 			}
 		}
 	})
