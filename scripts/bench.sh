@@ -192,14 +192,18 @@ function ratio(a, b) { return (a != "" && b != "" && a > 0) ? sprintf("%.3f", b 
 		base = base (base == "" ? "" : "/") parts[i]
 	}
 	pair = (short == "" ? "" : short ".") base
-	if (impl == "interleaved") {
+	if (impl == "interleaved" || impl == "") {
+		# Ratios a benchmark measured itself (units ending in /raw).
+		nr = 0
 		for (i = 3; i + 1 <= NF; i += 2) {
 			unit = $(i + 1)
 			if (unit !~ /\/raw$/) continue
+			nr++
 			if (!((pair, unit) in iseen)) { iseen[pair, unit] = 1; iorder[++ni] = pair SUBSEP unit; if (length(pair) > iw) iw = length(pair) }
 			k = pair SUBSEP unit SUBSEP "i"
 			vals[k, ++cnt[k]] = $i
 		}
+		if (nr == 0 && impl == "") unpaired++
 		next
 	}
 	if (impl != "raw" && impl != "tracked" && impl != "conntrack") { unpaired++; next }
@@ -251,7 +255,7 @@ END {
 	if (ni > 0) {
 		if (iw < 4) iw = 4
 		print ""
-		print "==> interleaved benchmarks: median per-round ratio inside each run; median and range over runs"
+		print "==> ratios the benchmarks measure themselves (interleaved rounds): median per-round ratio inside each run; median and range over runs"
 		fmti = "%-" iw "s  %-18s %8s %17s  %s\n"
 		printf fmti, "pair", "ratio", "median", "range", "runs"
 		last = ""
