@@ -1,15 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/connwatch/connwatch/connz"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
@@ -75,103 +77,96 @@ func (d *debugServer) close() {
 	<-d.served
 }
 
-// debugConn is one live conn in /debug/conns.
-type debugConn struct {
-	Pair         uint64    `json:"pair,omitempty"` // 0 if the conn is not in a pair yet
-	ID           uint64    `json:"id"`
-	Side         string    `json:"side"` // "server": accepted from a client; "client": dialed upstream
-	Name         string    `json:"name"` // "client" or "upstream": which party it faces
-	Local        string    `json:"local"`
-	Remote       string    `json:"remote"`
-	OpenedAt     time.Time `json:"opened_at"`
-	AgeSeconds   float64   `json:"age_seconds"`
-	IdleSeconds  float64   `json:"idle_seconds"`  // since the last byte moved either way
-	BytesRead    int64     `json:"bytes_read"`    // a spliced copy adds its bytes every 4 MiB and when it returns
-	BytesWritten int64     `json:"bytes_written"` // idem
-	Flags        []string  `json:"flags"`
-	Liveness     string    `json:"liveness"` // Probe's answer; "unknown" if not in a pair yet
+// pairSource is the proxy's live conns for connz, accepted and dialed, each
+// with the pair it belongs to: "pair" (the pair's id, when the conn is in a
+// pair yet) and "closed_first" (who ended the pair first, once someone did).
+type pairSource struct {
+	p     *proxy
+	pairs map[uint64]*pair // by conn id, taken before the probes
 }
 
-// liveConns lists the live conns of both sides, accepted then dialed, each
-// oldest first, with Probe's answer.
-func (p *proxy) liveConns() []debugConn {
-	type member struct {
-		pair uint64
-		conn *trackedconn.Conn
-	}
-	byID := map[uint64]member{}
+// source snapshots p's pairs for one request.
+func (p *proxy) source() pairSource {
+	byID := map[uint64]*pair{}
 	p.mu.Lock()
 	for _, pr := range p.pairs {
-		byID[pr.client.ID()] = member{pr.id, pr.client}
+		byID[pr.client.ID()] = pr
 		if pr.upstream != nil {
-			byID[pr.upstream.ID()] = member{pr.id, pr.upstream}
+			byID[pr.upstream.ID()] = pr
 		}
 	}
 	p.mu.Unlock()
-
-	now := time.Now()
-	conns := []debugConn{}
-	for _, s := range append(p.ln.Conns(), p.dialer.Conns()...) {
-		dc := debugConn{
-			ID:           s.ID,
-			Side:         s.Side.String(),
-			Name:         s.Name,
-			Local:        addrString(s.LocalAddr),
-			Remote:       addrString(s.RemoteAddr),
-			OpenedAt:     s.OpenedAt,
-			AgeSeconds:   s.Age().Seconds(),
-			IdleSeconds:  now.Sub(s.LastActive()).Seconds(),
-			BytesRead:    s.BytesRead,
-			BytesWritten: s.BytesWritten,
-			Flags:        stateFlags(s),
-			Liveness:     trackedconn.LivenessUnknown.String(),
-		}
-		if m, ok := byID[s.ID]; ok {
-			dc.Pair = m.pair
-			dc.Liveness = m.conn.Probe().String()
-		}
-		conns = append(conns, dc)
-	}
-	return conns
+	return pairSource{p, byID}
 }
 
-// serveConns serves the live conns as JSON, or as a table with
-// ?format=text.
+func (s pairSource) Probe() []trackedconn.Probed {
+	return append(s.p.ln.Probe(), s.p.dialer.Probe()...)
+}
+
+func (s pairSource) Stats() trackedconn.Stats {
+	a, b := s.p.ln.Stats(), s.p.dialer.Stats()
+	return trackedconn.Stats{
+		Opened: a.Opened + b.Opened, Active: a.Active + b.Active, Closed: a.Closed + b.Closed,
+		BytesRead: a.BytesRead + b.BytesRead, BytesWritten: a.BytesWritten + b.BytesWritten,
+	}
+}
+
+func (s pairSource) Annotate(p trackedconn.Probed) []connz.Field {
+	pr, ok := s.pairs[p.State.ID]
+	if !ok {
+		return nil
+	}
+	fields := []connz.Field{{Key: "pair", Value: pr.id}}
+	if who := pr.first.Load(); who != whoNone {
+		fields = append(fields, connz.Field{Key: "closed_first", Value: whoNames[who]})
+	}
+	return fields
+}
+
+// serveConns serves the live conns with connz: a page for browsers, a
+// table with ?format=text. For curl (no ?format= and no text/html in
+// Accept) and with ?format=json it serves the list of conns as before: a
+// JSON array, each conn with connz's keys and the pair's.
 func (p *proxy) serveConns(w http.ResponseWriter, r *http.Request) {
-	conns := p.liveConns()
-	switch format := r.URL.Query().Get("format"); format {
-	case "", "json":
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.Encode(conns)
-	case "text":
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "PAIR\tID\tSIDE\tNAME\tLOCAL\tREMOTE\tAGE\tIDLE\tREAD\tWRITTEN\tFLAGS\tLIVENESS")
-		for _, c := range conns {
-			flags := strings.Join(c.Flags, ",")
-			if flags == "" {
-				flags = "-"
-			}
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%v\t%v\t%d\t%d\t%s\t%s\n",
-				c.Pair, c.ID, c.Side, c.Name, c.Local, c.Remote,
-				seconds(c.AgeSeconds), seconds(c.IdleSeconds), c.BytesRead, c.BytesWritten, flags, c.Liveness)
+	h := connz.Handler(connz.Named("proxy", p.source()))
+	q := r.URL.Query()
+	if !q.Has("format") && !strings.Contains(r.Header.Get("Accept"), "text/html") || q.Get("format") == "json" {
+		q.Set("format", "json")
+		r2 := r.Clone(r.Context())
+		r2.URL.RawQuery = q.Encode()
+		var buf bufferWriter
+		h.ServeHTTP(&buf, r2)
+		var out struct{ Conns json.RawMessage }
+		if buf.code != 0 && buf.code != http.StatusOK || json.Unmarshal(buf.Bytes(), &out) != nil {
+			http.Error(w, strings.TrimSpace(buf.String()), cmp.Or(buf.code, http.StatusInternalServerError))
+			return
 		}
-		tw.Flush()
-	default:
-		http.Error(w, fmt.Sprintf("unknown format %q: want json or text", format), http.StatusBadRequest)
+		w.Header().Set("Content-Type", "application/json")
+		var indented bytes.Buffer
+		json.Indent(&indented, out.Conns, "", "  ")
+		indented.WriteByte('\n')
+		w.Write(indented.Bytes())
+		return
 	}
+	h.ServeHTTP(w, r)
 }
 
-// seconds rounds s seconds to a readable duration.
-func seconds(s float64) time.Duration {
-	return time.Duration(s * float64(time.Second)).Round(time.Millisecond)
+// bufferWriter is an http.ResponseWriter that keeps the response.
+type bufferWriter struct {
+	bytes.Buffer
+	header http.Header
+	code   int
 }
 
-func addrString(a net.Addr) string {
-	if a == nil {
-		return ""
+func (b *bufferWriter) Header() http.Header {
+	if b.header == nil {
+		b.header = http.Header{}
 	}
-	return a.String()
+	return b.header
+}
+
+func (b *bufferWriter) WriteHeader(code int) {
+	if b.code == 0 {
+		b.code = code
+	}
 }

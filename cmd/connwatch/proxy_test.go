@@ -411,7 +411,12 @@ func TestProxyDebug(t *testing.T) {
 
 	body, ctype := get("/debug/conns")
 	assert.Equal(t, "application/json", ctype, "/debug/conns Content-Type")
-	var conns []debugConn
+	var conns []struct {
+		Pair               uint64
+		ID                 uint64
+		Side, Name, Remote string
+		Liveness           string
+	}
 	require.NoError(t, json.Unmarshal([]byte(body), &conns), "/debug/conns is JSON: %s", body)
 	require.Len(t, conns, 2, "/debug/conns: both conns of the pair")
 	assert.Equal(t, "server", conns[0].Side, "accepted conn first")

@@ -4,6 +4,8 @@
 //	go run ./examples/httpserver                 # serves on 127.0.0.1:8080
 //	curl -s localhost:8080/metrics               # the conn counters, as JSON
 //	curl -s localhost:8080/debug/vars            # every expvar, the counters under "conns"
+//	open http://localhost:8080/debug/conns       # the live conns (connz); ?format=text for curl
+//	curl -sN localhost:8080/events               # server-sent events until the client leaves
 //	go run ./examples/httpserver -selftest       # see below
 //
 // With -selftest (or CONNWATCH_SELFTEST=1 in the environment) it serves on
@@ -21,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/connwatch/connwatch/connz"
 	"github.com/connwatch/connwatch/hooks"
 	"github.com/connwatch/connwatch/listener"
 	"github.com/connwatch/connwatch/trackedconn"
@@ -67,7 +71,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "httpserver:", err)
 		return 1
 	}
-	srv := &http.Server{Handler: newMux(), ReadHeaderTimeout: headerTimeout}
+	srv := &http.Server{
+		Handler:           newMux(ln),
+		ReadHeaderTimeout: headerTimeout,
+		ConnContext:       listener.ConnContext, // handlers find their conn with trackedconn.FromContext
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -78,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			code = 1
 		}
 	} else {
-		fmt.Fprintf(stderr, "httpserver: serving on http://%s (/metrics, /debug/vars)\n", ln.Addr())
+		fmt.Fprintf(stderr, "httpserver: serving on http://%s (/metrics, /debug/vars, /debug/conns, /events)\n", ln.Addr())
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		<-ctx.Done()
 		stop()
@@ -91,9 +99,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// newMux serves a greeting on /, the conn counters on /metrics, and every
-// expvar on /debug/vars.
-func newMux() *http.ServeMux {
+// newMux serves a greeting on /, the conn counters on /metrics, every
+// expvar on /debug/vars, the live conns of ln on /debug/conns and a stream
+// of events on /events.
+func newMux(ln *listener.Listener) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "hello")
@@ -103,7 +112,48 @@ func newMux() *http.ServeMux {
 		fmt.Fprintln(w, expvar.Get("conns").String())
 	})
 	mux.Handle("GET /debug/vars", expvar.Handler())
+	mux.Handle("GET /debug/conns", connz.Handler(ln))
+	mux.HandleFunc("GET /events", events)
 	return mux
+}
+
+// tick is how often events sends an event.
+var tick = time.Second
+
+// events streams a server-sent event every tick until the client goes
+// away. Probe tells, without reading: a client that closed (peer-closed),
+// reset, or stopped answering (stalled: a vanished client whose unacked
+// events the kernel keeps retransmitting, which the request's context does
+// not see). It logs how the stream ended.
+func events(w http.ResponseWriter, r *http.Request) {
+	conn, ok := trackedconn.FromContext(r.Context()) // set by listener.ConnContext
+	if !ok {
+		http.Error(w, "not a tracked conn", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	rc := http.NewResponseController(w)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		switch lv := conn.Probe(); lv {
+		case trackedconn.LivenessPeerClosed, trackedconn.LivenessReset, trackedconn.LivenessStalled:
+			log.Printf("events: conn %d: client gone (%s) after %d events", conn.ID(), lv, n-1)
+			return
+		}
+		if _, err := fmt.Fprintf(w, "id: %d\ndata: tick %d\n\n", n, n); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		select {
+		case <-t.C:
+		case <-r.Context().Done(): // net/http saw the client leave, or shuts down
+			log.Printf("events: conn %d: %v (%s) after %d events", conn.ID(), context.Cause(r.Context()), conn.Probe(), n)
+			return
+		}
+	}
 }
 
 // selfTest makes conns to the server on ln that end in each way, waits
