@@ -31,6 +31,8 @@ type Dialer struct {
 	group trackedconn.Group
 
 	fails [numFailureKinds]atomic.Uint64
+	obs   observers    // observe.go
+	named namedOptions // name.go
 }
 
 // New returns a Dialer that dials with a zero net.Dialer and tracks each
@@ -83,12 +85,15 @@ func (d *Dialer) init() {
 
 // DialContext dials address on network with the Dialer's dial function
 // and returns the conn as a *trackedconn.Conn with Side
-// trackedconn.SideClient; EventOpen has fired when it returns. The dial
-// function's error is returned unchanged, and counted in Failures. A dial
-// function that returns neither a conn nor an error gets a "dialer: ..."
-// error, counted in Failures().Other.
+// trackedconn.SideClient; EventOpen has fired when it returns. A name put
+// in ctx by WithName names the conn. The dial function's error is returned
+// unchanged, and counted in Failures. A dial function that returns neither
+// a conn nor an error gets a "dialer: ..." error, counted in
+// Failures().Other. Observers (see Observe) see the dial start and fail.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	d.init()
+	name, named := NameFromContext(ctx)
+	d.obs.started(name)
 	var (
 		c   net.Conn
 		err error
@@ -99,15 +104,19 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		var nd net.Dialer
 		c, err = nd.DialContext(ctx, network, address)
 	}
+	if err == nil && c == nil {
+		err = fmt.Errorf("dialer: dial %s %s returned a nil conn and a nil error", network, address)
+	}
 	if err != nil {
 		d.fails[kindOf(err)].Add(1)
+		d.obs.failed(name, err)
 		return nil, err
 	}
-	if c == nil {
-		d.fails[failOther].Add(1)
-		return nil, fmt.Errorf("dialer: dial %s %s returned a nil conn and a nil error", network, address)
+	opt := d.opt
+	if named {
+		opt = d.named.get(opt, name)
 	}
-	return trackedconn.Wrap(c, d.opt), nil
+	return trackedconn.Wrap(c, opt), nil
 }
 
 // Dial dials as DialContext does, with context.Background().

@@ -16,6 +16,11 @@
 // Wrap tracks the conns of any dial function: a net.Dialer with timeouts, a
 // tls.Dialer, a SOCKS or other proxy dialer.
 //
+// WithName names the conn of one dial through its context. OlderThan,
+// IdleFor and Select list the live conns a pool holds too long. Observe
+// tells a DialObserver when each dial starts and when one fails, which is
+// how contrib/prometheus counts attempts in flight.
+//
 // # Zero values and concurrency
 //
 // A zero Dialer is ready to use and dials with a zero net.Dialer, like

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"time"
 
 	"github.com/connwatch/connwatch/dialer"
 	"github.com/connwatch/connwatch/trackedconn"
@@ -54,34 +53,4 @@ func ExampleDialer_Failures() {
 	// Output:
 	// dial failed: true
 	// {Canceled:0 DNS:0 Timeout:0 Refused:1 Unreachable:0 TLS:0 Other:0}
-}
-
-// Which conns in my pool are dead? The dialer reaches the conns that an
-// http.Transport keeps idle, which the program never holds: reap those
-// whose server left (or that stalled), and the pool dials anew.
-func ExampleDialer_CloseIf() {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "hello")
-	}))
-	defer srv.Close()
-	d := dialer.New()
-	tr := &http.Transport{DialContext: d.DialContext}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
-	if err != nil {
-		panic(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()            // the conn waits idle in the Transport's pool
-	srv.CloseClientConnections() // the server ends it
-	for d.Probe()[0].Liveness == trackedconn.LivenessOpen {
-		time.Sleep(time.Millisecond) // the FIN is on its way
-	}
-
-	n := d.CloseIf(func(p trackedconn.Probed) bool { // d: the dialer.Dialer your pool dials through
-		return p.Liveness == trackedconn.LivenessStalled || p.Liveness == trackedconn.LivenessPeerClosed
-	})
-	fmt.Println("reaped:", n, "live:", d.Stats().Active)
-	// Output:
-	// reaped: 1 live: 0
 }

@@ -84,6 +84,19 @@ func TestCauseRefinedAtClose(t *testing.T) {
 			want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
 		},
 		{
+			// A pool's ping (or TLS's close_notify) after the server's
+			// FIN draws an RST: the peer still closed first.
+			name: "RST answering our write after the FIN",
+			peer: func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
+			settle: "close-wait",
+			steps: func(t *testing.T, c *trackedconn.Conn) {
+				_, err := c.Write([]byte("PING"))
+				require.NoError(t, err, "the write after the FIN succeeds (CLOSE_WAIT)")
+				waitTCPState(t, c, "close")
+			},
+			want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
+		},
+		{
 			name: "RST unread",
 			peer: func(t *testing.T, s *net.TCPConn) {
 				require.NoError(t, s.SetLinger(0))

@@ -29,7 +29,7 @@ func (s *core) probed() Probed {
 		ti TCPInfo
 		p  Probed
 	)
-	l, ok := s.probeFull(&ti)
+	l, ok := s.probeFull(&ti, false)
 	p.Liveness = l
 	if ok {
 		p.TCP = &ti

@@ -147,7 +147,8 @@ func WithGroup(g *Group) Option {
 // closed (so the descriptor and the peer are released), it leaves its Group,
 // and EventLeak then EventClose fire with Cause CauseLeak. State.Origin
 // records where the conn was wrapped. It costs a stack capture and three
-// more allocations per conn (the stack and runtime.AddCleanup's two).
+// more allocations per conn (the stack and runtime.AddCleanup's two; four
+// on Go 1.25, where runtime.AddCleanup costs three).
 //
 // The cleanup, and with it the hooks of EventLeak and EventClose, runs on
 // the runtime's cleanup goroutine: a slow inner Close (a *tls.Conn sending

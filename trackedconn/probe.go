@@ -82,14 +82,15 @@ func recordedLiveness(f uint32) (Liveness, bool) {
 }
 
 func (s *core) probeLiveness() Liveness {
-	l, _ := s.probeFull(nil)
+	l, _ := s.probeFull(nil, false)
 	return l
 }
 
 // probeFull probes the socket and records what it found; with info not
 // nil it also returns the TCP_INFO the probe read, into *info (false if
-// none was read).
-func (s *core) probeFull(info *TCPInfo) (Liveness, bool) {
+// none was read). atClose is for the look of the first Close, which may
+// take a pending error: the socket is about to be closed.
+func (s *core) probeFull(info *TCPInfo, atClose bool) (Liveness, bool) {
 	f := s.flags.Load()
 	if l, ok := recordedLiveness(f); ok {
 		return l, false
@@ -98,7 +99,7 @@ func (s *core) probeFull(info *TCPInfo) (Liveness, bool) {
 	if p.rc == nil {
 		return LivenessUnknown, false
 	}
-	r, ok := p.run(p.fn, f&flagReadShut != 0, f&flagWriteShut != 0, f&flagPeerClosed != 0)
+	r, ok := p.run(p.fn, f, atClose)
 	if !ok {
 		// The descriptor is gone, maybe closed by a concurrent Close.
 		if s.flags.Load()&flagClosing != 0 {
@@ -145,7 +146,8 @@ type prober struct {
 	fn  func(fd uintptr)
 	tfn func(fd uintptr) // reads TCP_INFO only (Conn.TCPInfo)
 	tcp bool             // a TCP socket whose TCP_INFO the probe reads (Linux)
-	// atClose: a look at Close (lookTCP), which TCP_INFO alone answers.
+	// atClose: in, a look at the first Close: TCP_INFO alone answers, and
+	// a pending error may be taken.
 	atClose bool
 	// tcpConn: the socket belongs to a *net.TCPConn (Conn.TCPInfo off
 	// Linux).
@@ -156,7 +158,6 @@ type prober struct {
 	writeShut bool        // in: CloseWrite was called on this side
 	finKnown  bool        // in: the peer's FIN is recorded already
 	res       probeResult // out
-	buf       [1]byte
 	probeScratch
 }
 
@@ -215,10 +216,10 @@ func (s *core) prober() *prober {
 
 // run peeks once, as peek (or tcpInfoOf, with fn) does. It reports false
 // if the raw conn refused (the descriptor is closed).
-func (p *prober) run(fn func(fd uintptr), readShut, writeShut, finKnown bool) (probeResult, bool) {
+func (p *prober) run(fn func(fd uintptr), f uint32, atClose bool) (probeResult, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.readShut, p.writeShut, p.finKnown = readShut, writeShut, finKnown
+	p.setInputs(f, atClose)
 	p.res = probeResult{}
 	p.getTCPBuf()
 	err := p.rc.Control(fn)
@@ -227,6 +228,12 @@ func (p *prober) run(fn func(fd uintptr), readShut, writeShut, finKnown bool) (p
 		return probeResult{}, false
 	}
 	return p.res, true
+}
+
+// setInputs sets what a run needs to know of the conn, from its flags f.
+func (p *prober) setInputs(f uint32, atClose bool) {
+	p.readShut, p.writeShut, p.finKnown = f&flagReadShut != 0, f&flagWriteShut != 0, f&flagPeerClosed != 0
+	p.atClose = atClose
 }
 
 // peek probes x (an io.Reader or io.Writer given to a copy) once; it is
@@ -240,7 +247,7 @@ func peek(x any) Liveness {
 	if p.rc == nil {
 		return LivenessUnknown
 	}
-	r, _ := p.run(p.fn, false, false, false)
+	r, _ := p.run(p.fn, 0, false)
 	return r.l
 }
 
@@ -298,5 +305,6 @@ func (s *core) lookBeforeClose() bool {
 			return r.l == LivenessStalled
 		}
 	}
-	return s.probeLiveness() == LivenessStalled
+	l, _ := s.probeFull(nil, true)
+	return l == LivenessStalled
 }

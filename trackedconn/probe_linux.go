@@ -183,6 +183,11 @@ func (p *prober) peekTCP(fd uintptr) {
 // of the first two, even when another reader of the descriptor (a pool's
 // liveness check) already took the error; retransmissions or probes in
 // flight tell a timeout from a reset.
+//
+// At Close the pending error itself may be taken: EPIPE is what Linux
+// records for an RST that arrives after the peer's FIN (typically the
+// answer to a last write of ours, such as a pool's ping or TLS's
+// close_notify), so the peer closed first.
 func (p *prober) judgeClosed(fd uintptr, ti *kernelTCPInfo) {
 	pending, _ := p.pendingError(fd)
 	if !pending && p.writeShut {
@@ -192,6 +197,12 @@ func (p *prober) judgeClosed(fd uintptr, ti *kernelTCPInfo) {
 			p.res.l = LivenessPeerClosed
 		}
 		return
+	}
+	if pending && p.atClose {
+		if e, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); err == nil && unix.Errno(e) == unix.EPIPE {
+			p.res.l = LivenessPeerClosed
+			return
+		}
 	}
 	if ti.Retransmits > 0 || ti.Probes > 0 {
 		p.res.l, p.res.gaveUp = LivenessStalled, true
@@ -215,7 +226,7 @@ func (p *prober) putTCPBuf() { tcpInfoPool.Put(p.ti); p.ti = nil }
 // closeProbers are the probers of looks at Close (lookTCP): a conn never
 // probed does not get a prober of its own just to be closed.
 var closeProbers = sync.Pool{New: func() any {
-	p := &prober{tcp: true, atClose: true}
+	p := &prober{tcp: true}
 	p.fn = p.peek
 	return p
 }}
@@ -233,7 +244,7 @@ func lookTCP(c net.Conn, f uint32) (r probeResult, ok bool) {
 		return probeResult{}, false
 	}
 	p := closeProbers.Get().(*prober)
-	p.readShut, p.writeShut, p.finKnown = f&flagReadShut != 0, f&flagWriteShut != 0, f&flagPeerClosed != 0
+	p.setInputs(f, true)
 	p.res = probeResult{}
 	p.getTCPBuf()
 	err = rc.Control(p.fn)

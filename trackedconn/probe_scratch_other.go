@@ -4,8 +4,10 @@ package trackedconn
 
 import "net"
 
-// probeScratch is empty off Linux.
-type probeScratch struct{}
+// probeScratch is the byte a peek receives into, off Linux.
+type probeScratch struct {
+	buf [1]byte
+}
 
 type kernelTCPInfo struct{}
 

@@ -1,11 +1,14 @@
 package prometheus
 
 import (
+	"errors"
+	"net"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/internal/errclass"
 	"github.com/connwatch/connwatch/trackedconn"
 	prom "github.com/prometheus/client_golang/prometheus"
 )
@@ -28,17 +31,24 @@ var DefaultDurationBuckets = []float64{0.001, 0.01, 0.1, 1, 10, 60, 300, 1800, 3
 var causes = [...]trackedconn.Cause{
 	trackedconn.CauseLocal, trackedconn.CausePeer, trackedconn.CauseReset,
 	trackedconn.CauseTimeout, trackedconn.CauseError, trackedconn.CauseLeak,
+	trackedconn.CauseStalled,
 }
 
-// Failure reasons of go-conntrack's net_conntrack_dialer_conn_failed_total.
+// reason is a failure reason of go-conntrack's
+// net_conntrack_dialer_conn_failed_total.
+type reason uint8
+
 const (
-	reasonResolution = "resolution"
-	reasonRefused    = "refused"
-	reasonTimeout    = "timeout"
-	reasonUnknown    = "unknown"
+	reasonResolution reason = iota
+	reasonRefused
+	reasonTimeout
+	reasonUnknown
+
+	numReasons = iota
 )
 
-var reasons = [...]string{reasonResolution, reasonRefused, reasonTimeout, reasonUnknown}
+// reasonNames are the values of the reason label, indexed by reason.
+var reasonNames = [numReasons]string{"resolution", "refused", "timeout", "unknown"}
 
 // An Option configures a Collector.
 type Option interface{ apply(*config) }
@@ -75,23 +85,24 @@ func WithDurationBuckets(buckets []float64) Option {
 // Collector counts the conns of listeners and dialers for Prometheus.
 // It is a trackedconn.Hook: give it to listener.Listen, listener.Wrap,
 // dialer.New or dialer.Wrap with trackedconn.WithHook. It is a
-// prometheus.Collector: register it on your registry. TrackDialer adds a
-// dialer's attempts and failures. See the package documentation for the
-// metrics.
+// prometheus.Collector: register it on your registry. TrackListener and
+// TrackDialer export a name's series at 0 before its first conn;
+// TrackDialer also counts the dialer's attempts and failures. See the
+// package documentation for the metrics.
 //
 // Create a Collector with New; a zero Collector is not usable. A Collector
 // is safe for concurrent use.
 type Collector struct {
 	listener, dialer family
 
-	attempted *prom.Desc // dialer_conn_attempted_total{dialer_name}
-	failed    *prom.Desc // dialer_conn_failed_total{dialer_name,reason}
+	attempted *prom.CounterVec // dialer_conn_attempted_total{dialer_name}
+	failed    *prom.CounterVec // dialer_conn_failed_total{dialer_name,reason}
 
 	names sync.Map // nameKey -> *connMetrics
+	dials sync.Map // dialer name -> *dialMetrics
 
 	mu      sync.Mutex
-	dialers map[*dialer.Dialer]string // tracked dialers and their names
-	retired map[string]dialCounts     // counts of untracked dialers, by name
+	tracked map[*dialer.Dialer]bool // dialers that TrackDialer observes
 }
 
 var (
@@ -111,18 +122,19 @@ func New(opts ...Option) *Collector {
 			panic("contrib/prometheus: WithDurationBuckets: bounds are not increasing")
 		}
 	}
-	fq := func(name string) string { return prom.BuildFQName(cfg.namespace, subsystem, name) }
+	counter := func(name, help string, labels ...string) *prom.CounterVec {
+		return prom.NewCounterVec(prom.CounterOpts{
+			Namespace: cfg.namespace, Subsystem: subsystem, Name: name, Help: help,
+		}, labels)
+	}
 	return &Collector{
 		listener: newFamily(cfg, "listener", "accepted"),
 		dialer:   newFamily(cfg, "dialer", "established"),
-		attempted: prom.NewDesc(fq("dialer_conn_attempted_total"),
-			"Total number of connections attempted by the dialer of a given name.",
-			[]string{"dialer_name"}, nil),
-		failed: prom.NewDesc(fq("dialer_conn_failed_total"),
-			"Total number of connections that the dialer of a given name failed to dial, by reason.",
-			[]string{"dialer_name", "reason"}, nil),
-		dialers: make(map[*dialer.Dialer]string),
-		retired: make(map[string]dialCounts),
+		attempted: counter("dialer_conn_attempted_total",
+			"Total number of connections attempted by the dialer of a given name.", "dialer_name"),
+		failed: counter("dialer_conn_failed_total",
+			"Total number of connections that the dialer of a given name failed to dial, by reason.", "dialer_name", "reason"),
+		tracked: make(map[*dialer.Dialer]bool),
 	}
 }
 
@@ -198,8 +210,8 @@ type connMetrics struct {
 	duration                        prom.Observer
 }
 
+// resolve returns the series of name, a valid label value.
 func (f *family) resolve(name string) *connMetrics {
-	name = strings.ToValidUTF8(name, "\uFFFD") // an invalid label value would panic
 	m := &connMetrics{
 		opened:       f.opened.WithLabelValues(name),
 		closed:       f.closed.WithLabelValues(name),
@@ -227,9 +239,7 @@ type nameKey struct {
 // metrics returns the series of name on side, creating them on first use,
 // or nil for a side that is not counted.
 func (c *Collector) metrics(side trackedconn.Side, name string) *connMetrics {
-	if name == "" {
-		name = defaultName
-	}
+	name = labelName(name)
 	key := nameKey{side, name}
 	if m, ok := c.names.Load(key); ok {
 		return m.(*connMetrics)
@@ -287,70 +297,120 @@ func (c *Collector) ConnEvent(e trackedconn.Event, s trackedconn.State) {
 	}
 }
 
-// TrackDialer makes the Collector export d's dial attempts and failures
-// under dialer_name name, read from d.Stats and d.Failures at each scrape
-// (see the package documentation for the mapping of failures to reasons).
-// It also exports d's established and closed counters, at 0, before d's
-// first conn. Give d trackedconn.WithName(name) and trackedconn.WithHook(c)
-// so that its conns count under the same name.
+// TrackListener exports the listener series of name (accepted, closed,
+// open, closes by cause, ...) at 0 from now on, as go-conntrack's
+// NewListener does, so that rate() and increase() count the first conn and
+// absent() does not fire before it. Call it next to the listener.Listen or
+// listener.Wrap that is given trackedconn.WithName(name) and
+// trackedconn.WithHook(c). Without it the series appear at the first
+// accepted conn. Calling it again for a name does nothing.
+func (c *Collector) TrackListener(name string) {
+	c.metrics(trackedconn.SideServer, name)
+}
+
+// TrackDialer makes the Collector count d's dials under dialer_name name:
+// attempted when each dial starts, failed by reason when one fails (see
+// the package documentation for the reasons). A dial whose context carries
+// a name from dialer.WithName counts under that name instead, as go-conntrack's
+// DialNameToContext does. It also exports name's dialer series
+// (established, closed, failed by every reason, ...) at 0 from now on, as
+// go-conntrack's NewDialContextFunc does. Give d trackedconn.WithName(name)
+// and trackedconn.WithHook(c), so that its conns count under the same name.
 //
 // Several dialers may be tracked under one name: their counts add up.
-// The returned function stops tracking d; its counts so far stay in the
-// totals, so the counters never go down. Calling it more than once does
-// nothing. Track a dialer once: tracking it again after untrack counts its
-// earlier dials a second time. TrackDialer panics if d is nil or already
-// tracked.
+// The returned function stops counting d's dials; the counts so far stay,
+// so the counters never go down. Calling it more than once does nothing.
+// TrackDialer panics if d is nil or already tracked by c.
 func (c *Collector) TrackDialer(name string, d *dialer.Dialer) (untrack func()) {
 	if d == nil {
 		panic("contrib/prometheus: TrackDialer with a nil dialer")
 	}
-	if name == "" {
-		name = defaultName
-	}
-	name = strings.ToValidUTF8(name, "\uFFFD") // an invalid label value would panic in Collect
+	name = labelName(name)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.dialers[d]; ok {
+	if c.tracked[d] {
 		panic("contrib/prometheus: TrackDialer: dialer already tracked")
 	}
-	c.dialers[d] = name
-	c.metrics(trackedconn.SideClient, name) // export established and closed at 0
+	c.tracked[d] = true
+	c.dialMetrics(name) // export name's series at 0
+	remove := d.Observe(&dialObserver{c: c, name: name})
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			remove()
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			c.retired[name] = c.retired[name].add(countsOf(d))
-			delete(c.dialers, d)
+			delete(c.tracked, d)
 		})
 	}
 }
 
-// dialCounts are a dialer's attempts and its failures by go-conntrack reason.
-type dialCounts struct {
-	attempted uint64
-	failed    [len(reasons)]uint64 // indexed like reasons
+// labelName returns the label value for name: "default" for "", and valid
+// UTF-8, since an invalid label value would panic.
+func labelName(name string) string {
+	if name == "" {
+		return defaultName
+	}
+	return strings.ToValidUTF8(name, "\uFFFD")
 }
 
-func countsOf(d *dialer.Dialer) dialCounts {
-	f := d.Failures()
-	return dialCounts{
-		attempted: d.Stats().Opened + f.Total(), // so attempted >= the sum of failed
-		failed: [len(reasons)]uint64{
-			f.DNS,                           // resolution
-			f.Refused,                       // refused
-			f.Timeout + f.Canceled,          // timeout
-			f.Unreachable + f.TLS + f.Other, // unknown
-		},
-	}
+// dialMetrics are the attempt and failure series of one dialer name.
+type dialMetrics struct {
+	attempted prom.Counter
+	failed    [numReasons]prom.Counter
 }
 
-func (a dialCounts) add(b dialCounts) dialCounts {
-	a.attempted += b.attempted
-	for i := range a.failed {
-		a.failed[i] += b.failed[i]
+// dialMetrics returns the attempt and failure series of name (a label
+// value), creating them, and the name's other dialer series, on first use.
+func (c *Collector) dialMetrics(name string) *dialMetrics {
+	if m, ok := c.dials.Load(name); ok {
+		return m.(*dialMetrics)
 	}
-	return a
+	c.metrics(trackedconn.SideClient, name)
+	m := &dialMetrics{attempted: c.attempted.WithLabelValues(name)}
+	for r, label := range reasonNames {
+		m.failed[r] = c.failed.WithLabelValues(name, label)
+	}
+	got, _ := c.dials.LoadOrStore(name, m)
+	return got.(*dialMetrics)
+}
+
+// dialObserver counts the dials of one tracked dialer.
+type dialObserver struct {
+	c    *Collector
+	name string // the name given to TrackDialer, as a label value
+}
+
+// metrics returns the series of the dial's name: the one from
+// dialer.WithName, else the tracked name.
+func (o *dialObserver) metrics(ctxName string) *dialMetrics {
+	if ctxName == "" {
+		return o.c.dialMetrics(o.name)
+	}
+	return o.c.dialMetrics(labelName(ctxName))
+}
+
+func (o *dialObserver) DialStarted(name string) { o.metrics(name).attempted.Inc() }
+
+func (o *dialObserver) DialFailed(name string, err error) {
+	o.metrics(name).failed[reasonOf(err)].Inc()
+}
+
+// reasonOf returns the failure reason of a dial error. Each failed dial
+// has one reason; the package documentation gives the rules and how they
+// differ from go-conntrack's.
+func reasonOf(err error) reason {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return reasonResolution // also when the lookup was canceled or timed out
+	}
+	switch errclass.Classify(err) {
+	case errclass.Refused:
+		return reasonRefused
+	case errclass.ContextDeadline, errclass.Deadline, errclass.TimedOut:
+		return reasonTimeout
+	}
+	return reasonUnknown // canceled, unreachable, TLS, anything else
 }
 
 // Describe sends the descriptors of every metric the Collector exports:
@@ -358,8 +418,8 @@ func (a dialCounts) add(b dialCounts) dialCounts {
 func (c *Collector) Describe(ch chan<- *prom.Desc) {
 	c.listener.describe(ch)
 	c.dialer.describe(ch)
-	ch <- c.attempted
-	ch <- c.failed
+	c.attempted.Describe(ch)
+	c.failed.Describe(ch)
 }
 
 // Collect sends the current value of every metric: it implements
@@ -367,21 +427,6 @@ func (c *Collector) Describe(ch chan<- *prom.Desc) {
 func (c *Collector) Collect(ch chan<- prom.Metric) {
 	c.listener.collect(ch)
 	c.dialer.collect(ch)
-
-	c.mu.Lock()
-	byName := make(map[string]dialCounts, len(c.dialers)+len(c.retired))
-	for name, n := range c.retired {
-		byName[name] = n
-	}
-	for d, name := range c.dialers {
-		byName[name] = byName[name].add(countsOf(d))
-	}
-	c.mu.Unlock()
-
-	for name, n := range byName {
-		ch <- prom.MustNewConstMetric(c.attempted, prom.CounterValue, float64(n.attempted), name)
-		for i, reason := range reasons {
-			ch <- prom.MustNewConstMetric(c.failed, prom.CounterValue, float64(n.failed[i]), name, reason)
-		}
-	}
+	c.attempted.Collect(ch)
+	c.failed.Collect(ch)
 }

@@ -85,6 +85,7 @@ net_conntrack_dialer_conn_closed_by_cause_total{cause="leak",dialer_name="backen
 net_conntrack_dialer_conn_closed_by_cause_total{cause="local",dialer_name="backend"} 1
 net_conntrack_dialer_conn_closed_by_cause_total{cause="peer",dialer_name="backend"} 2
 net_conntrack_dialer_conn_closed_by_cause_total{cause="reset",dialer_name="backend"} 1
+net_conntrack_dialer_conn_closed_by_cause_total{cause="stalled",dialer_name="backend"} 0
 net_conntrack_dialer_conn_closed_by_cause_total{cause="timeout",dialer_name="backend"} 0
 # HELP net_conntrack_dialer_conn_half_closed_total Total number of half-closes (CloseRead, CloseWrite) of connections of the dialer of a given name, by direction.
 # TYPE net_conntrack_dialer_conn_half_closed_total counter
@@ -115,6 +116,7 @@ net_conntrack_listener_conn_closed_by_cause_total{cause="leak",listener_name="ap
 net_conntrack_listener_conn_closed_by_cause_total{cause="local",listener_name="api"} 2
 net_conntrack_listener_conn_closed_by_cause_total{cause="peer",listener_name="api"} 2
 net_conntrack_listener_conn_closed_by_cause_total{cause="reset",listener_name="api"} 0
+net_conntrack_listener_conn_closed_by_cause_total{cause="stalled",listener_name="api"} 0
 net_conntrack_listener_conn_closed_by_cause_total{cause="timeout",listener_name="api"} 0
 # HELP net_conntrack_listener_conn_half_closed_total Total number of half-closes (CloseRead, CloseWrite) of connections of the listener of a given name, by direction.
 # TYPE net_conntrack_listener_conn_half_closed_total counter
@@ -333,7 +335,9 @@ net_conntrack_dialer_conn_established_total{dialer_name="db"} 0
 	conntest.DialRefused(t, d1)
 	require.Equal(t, 2.0, attempted(), "an untracked dialer's dials are not counted")
 	c.TrackDialer("db", d1)
-	require.Equal(t, 4.0, attempted(), "tracked again: d1's first dial counts twice, as documented")
+	require.Equal(t, 2.0, attempted(), "tracked again: earlier dials are not counted again")
+	conntest.DialRefused(t, d1)
+	require.Equal(t, 3.0, attempted(), "tracked again: new dials count")
 }
 
 func TestNewPanicsOnBadBuckets(t *testing.T) {

@@ -4,11 +4,13 @@ package main
 // is what the README shows.
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -26,13 +28,14 @@ func Example_transport() {
 		fmt.Fprintln(w, "hello")
 	}))
 	defer srv.Close()
+	url := srv.URL
 
 	d := dialer.New(trackedconn.WithName("api"))
 	tr := &http.Transport{DialContext: d.DialContext}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	for range 3 {
-		resp, err := client.Get(srv.URL)
+		resp, err := client.Get(url)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -57,16 +60,24 @@ func Example_leakDetection() {
 	}
 	defer ln.Close()
 
-	leaks := make(chan trackedconn.State, 1)
+	var logged bytes.Buffer // what the hook below logs
+	log.SetOutput(&logged)
+	defer log.SetOutput(os.Stderr)
+
 	reg := hooks.New()
 	reg.On(trackedconn.EventLeak, func(s trackedconn.State) {
-		// s.Origin.String() is the stack that opened the conn.
+		log.Printf("conn %d to %v was never closed; opened at:\n%s", s.ID, s.RemoteAddr, s.Origin)
+	})
+	leaks := make(chan trackedconn.State, 1)
+	reg.On(trackedconn.EventLeak, func(s trackedconn.State) {
 		select { // hooks must not block
 		case leaks <- s:
 		default:
 		}
 	})
 	d := dialer.New(trackedconn.WithLeakDetection(), trackedconn.WithHook(reg))
+	// A conn from d that becomes unreachable without Close is closed at a GC:
+	// EventLeak, then EventClose with Cause leak; its peer sees EOF.
 
 	forget(d, ln.Addr().String()) // dials, never closes
 	server, err := ln.Accept()
@@ -75,12 +86,14 @@ func Example_leakDetection() {
 	}
 	defer server.Close()
 
-	s := collect(leaks)
+	s := collect(leaks) // after the log hook ran: hooks run in order
 	fmt.Println("cause:", s.Cause, "opened by:", caller(s.Origin))
+	fmt.Println("logged:", strings.Contains(logged.String(), "was never closed; opened at:"))
 	io.ReadAll(server) // the leak detector closed the inner conn: the peer reads EOF
 	fmt.Println("server side peer closed:", server.(*trackedconn.Conn).State().PeerClosed)
 	// Output:
 	// cause: leak opened by: forget
+	// logged: true
 	// server side peer closed: true
 }
 

@@ -6,13 +6,15 @@
 //	curl -s localhost:8080/debug/vars            # every expvar, the counters under "conns"
 //	open http://localhost:8080/debug/conns       # the live conns (connz); ?format=text for curl
 //	curl -sN localhost:8080/events               # server-sent events until the client leaves
-//	go run ./examples/httpserver -selftest       # see below
+//	go run ./examples/httpserver -selftest       # one self-check, then exit: see below
 //
-// With -selftest (or CONNWATCH_SELFTEST=1 in the environment) it serves on
-// 127.0.0.1:0, makes conns to itself that end in each way (a client that
-// asks to close, one that closes an idle keep-alive conn, one that stalls
-// in the request headers, one that resets), prints the /metrics JSON on
-// stdout and exits 0.
+// With -selftest (or CONNWATCH_SELFTEST=1 in the environment) it does not
+// wait for clients: it serves on 127.0.0.1:0, makes conns to itself that
+// end in each way (a client that asks to close, one that closes an idle
+// keep-alive conn, one that stalls in the request headers, one that
+// resets), waits until the server has closed them, fetches its own
+// /metrics once, prints that JSON on stdout, shuts down and exits 0 (1 if a
+// step failed).
 package main
 
 import (
@@ -53,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to serve on")
 	selftest := fs.Bool("selftest", os.Getenv("CONNWATCH_SELFTEST") != "",
-		"serve on 127.0.0.1:0, make requests to itself, print /metrics and exit (also CONNWATCH_SELFTEST=1)")
+		"serve on 127.0.0.1:0, make conns to itself that end each way, fetch /metrics once, print it and exit (also CONNWATCH_SELFTEST=1)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connwatch/connwatch/connz"
+	"github.com/connwatch/connwatch/dialer"
 	"github.com/connwatch/connwatch/listener"
 	"github.com/connwatch/connwatch/trackedconn"
 )
@@ -22,16 +23,20 @@ func Example_connContext() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	d := dialer.New()
 	gone := make(chan string, 1)
 	mux := http.NewServeMux()
-	mux.Handle("/debug/conns", connz.Handler(ln)) // the live conns page
+	mux.Handle("/debug/conns", connz.Handler(ln, d)) // the live conns page
+	srv := &http.Server{Handler: mux, ConnContext: listener.ConnContext}
+	srv.ReadHeaderTimeout = 10 * time.Second
+
 	mux.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
 		conn, _ := trackedconn.FromContext(r.Context()) // set by listener.ConnContext
 		w.Header().Set("Content-Type", "text/event-stream")
 		for n := 1; ; n++ {
-			switch lv := conn.Probe(); lv { // never reads, never blocks
+			switch conn.Probe() { // never reads, never blocks
 			case trackedconn.LivenessPeerClosed, trackedconn.LivenessReset, trackedconn.LivenessStalled:
-				gone <- lv.String()
+				gone <- conn.Probe().String()
 				return
 			}
 			fmt.Fprintf(w, "data: tick %d\n\n", n)
@@ -44,7 +49,6 @@ func Example_connContext() {
 			}
 		}
 	})
-	srv := &http.Server{Handler: mux, ConnContext: listener.ConnContext, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Shutdown(context.Background())
 

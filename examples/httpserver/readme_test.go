@@ -45,7 +45,8 @@ func Example_httpServer() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(hello), ReadHeaderTimeout: 10 * time.Second}
+	handler := http.HandlerFunc(hello)
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Shutdown(context.Background()) // closes ln and the idle conns
 

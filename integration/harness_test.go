@@ -1,0 +1,97 @@
+package integration
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/hooks"
+	"github.com/connwatch/connwatch/integration/servers"
+	"github.com/connwatch/connwatch/trackedconn"
+)
+
+// need returns the path of the program name from the Debian package pkg,
+// or skips (fails in CI) naming the package.
+func need(t testing.TB, name, pkg string, dirs ...string) string {
+	t.Helper()
+	return servers.Need(t, name, pkg, dirs...)
+}
+
+// eventually polls cond every 20 ms until it holds or d passes.
+func eventually(t testing.TB, d time.Duration, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf(msg, args...)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tracker is a dialer.Dialer that also keeps every conn it dialed, so a
+// test can read the final State of conns the pool closed, and counts
+// closes by cause.
+type tracker struct {
+	*dialer.Dialer
+	Counters *hooks.Counters
+
+	mu    sync.Mutex
+	conns []*trackedconn.Conn
+}
+
+func newTracker(name string) *tracker {
+	c := hooks.NewCounters()
+	return &tracker{
+		Dialer:   dialer.New(trackedconn.WithName(name), trackedconn.WithHook(c)),
+		Counters: c,
+	}
+}
+
+// DialContext dials as the Dialer does and keeps the conn.
+func (tr *tracker) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	c, err := tr.Dialer.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	tr.mu.Lock()
+	tr.conns = append(tr.conns, c.(*trackedconn.Conn))
+	tr.mu.Unlock()
+	return c, nil
+}
+
+// Dialed returns the conns dialed so far, oldest first.
+func (tr *tracker) Dialed() []*trackedconn.Conn {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]*trackedconn.Conn(nil), tr.conns...)
+}
+
+// closedBy returns the Counters' closes by cause.
+func (tr *tracker) closedBy() map[string]uint64 {
+	return tr.Counters.Snapshot().Total.ClosedBy
+}
+
+// stateLog is a hook that keeps the final State of every closed conn.
+type stateLog struct {
+	mu     sync.Mutex
+	closed []trackedconn.State
+}
+
+func (l *stateLog) ConnEvent(e trackedconn.Event, s trackedconn.State) {
+	if e != trackedconn.EventClose {
+		return
+	}
+	l.mu.Lock()
+	l.closed = append(l.closed, s)
+	l.mu.Unlock()
+}
+
+func (l *stateLog) Closed() []trackedconn.State {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]trackedconn.State(nil), l.closed...)
+}
