@@ -54,7 +54,8 @@ func churn(b *testing.B, ln net.Listener, dial dialFunc) {
 // see the same machine load and the same number of sockets in TIME_WAIT,
 // and reports the median over rounds of the tracked/raw time ratio (the
 // DESIGN target is tracked/raw conns/s >= 0.95, that is a time ratio <=
-// 1/0.95 = 1.053). An op is one raw and one tracked conn.
+// 1/0.95 = 1.053), and the same for the process's CPU time
+// (cpu-tracked/raw). An op is one raw and one tracked conn.
 func BenchmarkChurnInterleaved(b *testing.B) {
 	rawLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,18 +72,19 @@ func BenchmarkChurnInterleaved(b *testing.B) {
 	defer tracked.stop()
 
 	const churnRound = 100
-	var ratios []float64
-	var rawTotal, trackedTotal time.Duration
-	round := func(c *churner, n int) time.Duration {
-		start := time.Now()
+	type cost struct{ wall, cpu time.Duration }
+	var ratios, cpuRatios []float64
+	var rawTotal, trackedTotal cost
+	round := func(c *churner, n int) cost {
+		cpu, start := benchCPU(), time.Now()
 		for range n {
 			c.once(b)
 		}
-		return time.Since(start)
+		return cost{time.Since(start), benchCPU() - cpu}
 	}
 	for i := 0; i < b.N; i += churnRound {
 		n := min(churnRound, b.N-i)
-		var r, t time.Duration
+		var r, t cost
 		if len(ratios)%2 == 0 { // alternate which goes first
 			r = round(raw, n)
 			t = round(tracked, n)
@@ -90,15 +92,26 @@ func BenchmarkChurnInterleaved(b *testing.B) {
 			t = round(tracked, n)
 			r = round(raw, n)
 		}
-		rawTotal += r
-		trackedTotal += t
-		ratios = append(ratios, float64(t)/float64(r))
+		rawTotal.wall += r.wall
+		rawTotal.cpu += r.cpu
+		trackedTotal.wall += t.wall
+		trackedTotal.cpu += t.cpu
+		ratios = append(ratios, float64(t.wall)/float64(r.wall))
+		if r.cpu > 0 && t.cpu > 0 {
+			cpuRatios = append(cpuRatios, float64(t.cpu)/float64(r.cpu))
+		}
 	}
 	b.StopTimer()
 	slices.Sort(ratios)
 	b.ReportMetric(ratios[len(ratios)/2], "tracked/raw")
-	b.ReportMetric(float64(rawTotal.Nanoseconds())/float64(b.N), "raw-ns/conn")
-	b.ReportMetric(float64(trackedTotal.Nanoseconds())/float64(b.N), "tracked-ns/conn")
+	if len(cpuRatios) > 0 {
+		slices.Sort(cpuRatios)
+		b.ReportMetric(cpuRatios[len(cpuRatios)/2], "cpu-tracked/raw")
+		b.ReportMetric(float64(rawTotal.cpu.Nanoseconds())/float64(b.N), "raw-cpu-ns/conn")
+		b.ReportMetric(float64(trackedTotal.cpu.Nanoseconds())/float64(b.N), "tracked-cpu-ns/conn")
+	}
+	b.ReportMetric(float64(rawTotal.wall.Nanoseconds())/float64(b.N), "raw-ns/conn")
+	b.ReportMetric(float64(trackedTotal.wall.Nanoseconds())/float64(b.N), "tracked-ns/conn")
 }
 
 // churner dials conns to a listener whose accept loop runs in the
