@@ -59,10 +59,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case vanishCmd: // hidden: the demo's vanished-peer scenario, in a private network namespace
 		return runVanish(stdout, stderr)
 	case "proxy":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		// After the first signal, a second one ends the process at once.
-		context.AfterFunc(ctx, stop)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		done := make(chan struct{})
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			watchSignals(sigs, done, cancel, stderr, os.Exit)
+		}()
+		defer func() {
+			signal.Stop(sigs)
+			close(done)
+			<-watched
+		}()
 		return runProxy(ctx, rest, stdout, stderr, nil)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -71,6 +82,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "connwatch: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+}
+
+// watchSignals cancels the proxy's context at the first signal from sigs
+// and calls exit at the second, until done is closed. The second signal
+// ends the process whatever the signal's disposition was at start:
+// signal.Stop would restore an ignored SIGINT (a background job's) and
+// leave the second one ignored, so the channel stays subscribed.
+func watchSignals(sigs <-chan os.Signal, done <-chan struct{}, cancel func(), stderr io.Writer, exit func(int)) {
+	select {
+	case <-sigs:
+		cancel()
+	case <-done:
+		return
+	}
+	select {
+	case sig := <-sigs:
+		fmt.Fprintf(stderr, "connwatch proxy: second %v: exiting at once\n", sig)
+		exit(exitCode(sig))
+	case <-done:
+	}
+}
+
+// exitCode returns the shell's exit status for a process killed by sig:
+// 128 plus the signal number.
+func exitCode(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
 }
 
 // parseFlags parses args with fs. On -h it prints the usage to stdout; on a

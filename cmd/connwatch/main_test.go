@@ -14,9 +14,14 @@ import (
 // proxy and its debug server must stop everything they start. Run as the
 // demo's hidden vanished-peer command (the demo runs its own executable,
 // here the test binary, in a private network namespace), it plays that.
+// With CONNWATCH_TEST_MAIN=1 the test binary is the command itself, so
+// that a test can run it as a process (to send it signals).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == vanishCmd {
 		os.Exit(runVanish(os.Stdout, os.Stderr))
+	}
+	if os.Getenv("CONNWATCH_TEST_MAIN") == "1" {
+		main()
 	}
 	goleak.VerifyTestMain(m)
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,7 +125,7 @@ func startProxy(t *testing.T, args ...string) (proxyAddrs, *syncBuffer) {
 // match, and returns it.
 func logLine(t *testing.T, logs *syncBuffer, msg string, match map[string]any) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		sc := bufio.NewScanner(strings.NewReader(logs.String()))
 		for sc.Scan() {
@@ -146,6 +147,20 @@ func logLine(t *testing.T, logs *syncBuffer, msg string, match map[string]any) m
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// dialAndRead dials addr and reads until EOF, and returns the error of the
+// dial or of the read: the proxy may reset a conn before the dial returns.
+func dialAndRead(t *testing.T, addr string) error {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.ReadAll(c)
+	return err
 }
 
 func dial(t *testing.T, addr string) *net.TCPConn {
@@ -212,7 +227,7 @@ func TestProxyHalfClose(t *testing.T) {
 		require.FailNow(t, "the upstream did not read EOF after the client's CloseWrite")
 	}
 	got, err := io.ReadAll(c) // the echo, then the upstream's EOF
-	require.NoError(t, err, "read until EOF")
+	require.NoError(t, err, "read until EOF; log:\n%s", logs)
 	assert.Equal(t, "ping", string(got), "echo")
 	c.Close()
 
@@ -292,13 +307,12 @@ func TestProxyDialFails(t *testing.T) {
 	ln.Close() // nothing listens there any more
 
 	addrs, logs := startProxy(t, "-to", dead, "-dial-timeout", "2s")
-	c := dial(t, addrs.Listen)
-	_, err = io.ReadAll(c)
-	require.NoError(t, err, "the proxy closes the client conn")
+	// Regression (issue 14 item 12): a refused dial reached the client as a clean EOF.
+	assert.ErrorIs(t, dialAndRead(t, addrs.Listen), syscall.ECONNRESET, "the proxy resets the client conn")
 
 	logLine(t, logs, "pair dial failed", map[string]any{"upstream": dead, "level": "WARN"})
 	line := logLine(t, logs, "pair close", nil)
-	assert.Equal(t, "proxy", line["closed_first"], "closed_first")
+	assert.Equal(t, "upstream", line["closed_first"], "closed_first: the upstream refused")
 	assert.Equal(t, "local", line["client_cause"], "client_cause")
 	assert.Equal(t, "none", line["upstream_cause"], "upstream_cause")
 }
@@ -330,12 +344,13 @@ func TestProxyDrainTimeout(t *testing.T) {
 		require.FailNow(t, "the proxy did not stop after its drain timeout", "log:\n%s", logs.String())
 	}
 	_, err = io.ReadAll(c)
-	assert.NoError(t, err, "the client reads EOF once the proxy closed the pair")
+	assert.ErrorIs(t, err, syscall.ECONNRESET, "the client reads a reset once the proxy cut the pair")
 
 	logLine(t, logs, "proxy draining", map[string]any{"live_pairs": float64(1)})
 	logLine(t, logs, "proxy drain timed out; closed the remaining pairs", nil)
 	line := logLine(t, logs, "pair close", nil)
 	assert.Equal(t, "proxy", line["closed_first"], "closed_first")
+	assert.Equal(t, "drain-timeout", line["cut"], "cut")
 	logLine(t, logs, "proxy stopped", nil)
 }
 
@@ -488,6 +503,9 @@ func TestProxyBadFlags(t *testing.T) {
 		{"-to", "host:1", "-dial-timeout", "soon"},
 		{"-to", "host:1", "-drain-timeout", "-1s"},
 		{"-to", "host:1", "-log-format", "xml"},
+		{"-to", "host:1", "-max-conns", "0"},
+		{"-to", "host:1", "-idle-timeout", "-1s"},
+		{"-to", "host:1", "-stall-timeout", "-1s"},
 		{"-to", "host:1", "extra"},
 	} {
 		code, stdout, stderr := runCmd(append([]string{"proxy"}, args...)...)
