@@ -99,8 +99,8 @@ func (s *core) probeFull(info *TCPInfo, atClose bool) (Liveness, bool) {
 	if p.rc == nil {
 		return LivenessUnknown, false
 	}
-	r, ok := p.run(p.fn, f, atClose)
-	if !ok {
+	r, err := p.run(p.fn, f, atClose)
+	if err != nil {
 		// The descriptor is gone, maybe closed by a concurrent Close.
 		if s.flags.Load()&flagClosing != 0 {
 			return LivenessClosed, false
@@ -214,9 +214,9 @@ func (s *core) prober() *prober {
 	return s.probe.Load()
 }
 
-// run peeks once, as peek (or tcpInfoOf, with fn) does. It reports false
-// if the raw conn refused (the descriptor is closed).
-func (p *prober) run(fn func(fd uintptr), f uint32, atClose bool) (probeResult, bool) {
+// run peeks once, as peek (or tcpInfoOf, with fn) does. It returns the
+// raw conn's error if it refused (the descriptor is closed).
+func (p *prober) run(fn func(fd uintptr), f uint32, atClose bool) (probeResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.setInputs(f, atClose)
@@ -225,9 +225,9 @@ func (p *prober) run(fn func(fd uintptr), f uint32, atClose bool) (probeResult, 
 	err := p.rc.Control(fn)
 	p.putTCPBuf()
 	if err != nil {
-		return probeResult{}, false
+		return probeResult{}, err
 	}
-	return p.res, true
+	return p.res, nil
 }
 
 // setInputs sets what a run needs to know of the conn, from its flags f.

@@ -244,12 +244,9 @@ func lookTCP(c net.Conn, f uint32) (r probeResult, ok bool) {
 		return probeResult{}, false
 	}
 	p := closeProbers.Get().(*prober)
-	p.setInputs(f, true)
-	p.res = probeResult{}
-	p.getTCPBuf()
-	err = rc.Control(p.fn)
-	p.putTCPBuf()
-	r = p.res
+	p.rc = rc
+	r, err = p.run(p.fn, f, true)
+	p.rc = nil
 	closeProbers.Put(p)
 	return r, err == nil
 }

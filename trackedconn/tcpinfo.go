@@ -63,17 +63,7 @@ func (s *core) tcpInfo() (TCPInfo, error) {
 	if p.rc == nil || !(p.tcp || p.tcpConn && tcpInfoOffLinux) {
 		return TCPInfo{}, fmt.Errorf("trackedconn: TCPInfo of %T: %w", s.inner, errNoTCPInfo)
 	}
-	var (
-		r   probeResult
-		err error
-	)
-	p.mu.Lock()
-	p.res = probeResult{}
-	p.getTCPBuf()
-	err = p.rc.Control(p.tfn)
-	p.putTCPBuf()
-	r = p.res
-	p.mu.Unlock()
+	r, err := p.run(p.tfn, 0, false)
 	if err != nil {
 		return TCPInfo{}, err
 	}
