@@ -69,7 +69,8 @@ fuzz-short:
 fuzz:
 	@GO="$(GO)" FUZZTIME="$(FUZZTIME)" bash scripts/fuzz.sh || $(call fail,fuzz)
 
-## bench: raw vs tracked benchmarks (COUNT, BENCH, PKG, BENCHTIME); see scripts/bench.sh.
+## bench: raw vs go-conntrack vs tracked benchmarks, root module and bench/* modules
+## (COUNT, BENCH, PKG, BENCHMODS, BENCHTIME, INTERLEAVE); see scripts/bench.sh.
 bench:
 	@GO="$(GO)" bash scripts/bench.sh
 

@@ -2,8 +2,11 @@ package listener_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,7 +54,8 @@ func churn(b *testing.B, ln net.Listener, dial dialFunc) {
 // see the same machine load and the same number of sockets in TIME_WAIT,
 // and reports the median over rounds of the tracked/raw time ratio (the
 // DESIGN target is tracked/raw conns/s >= 0.95, that is a time ratio <=
-// 1/0.95 = 1.053). An op is one raw and one tracked conn.
+// 1/0.95 = 1.053), and the same for the process's CPU time
+// (cpu-tracked/raw). An op is one raw and one tracked conn.
 func BenchmarkChurnInterleaved(b *testing.B) {
 	rawLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,18 +72,19 @@ func BenchmarkChurnInterleaved(b *testing.B) {
 	defer tracked.stop()
 
 	const churnRound = 100
-	var ratios []float64
-	var rawTotal, trackedTotal time.Duration
-	round := func(c *churner, n int) time.Duration {
-		start := time.Now()
+	type cost struct{ wall, cpu time.Duration }
+	var ratios, cpuRatios []float64
+	var rawTotal, trackedTotal cost
+	round := func(c *churner, n int) cost {
+		cpu, start := benchCPU(), time.Now()
 		for range n {
 			c.once(b)
 		}
-		return time.Since(start)
+		return cost{time.Since(start), benchCPU() - cpu}
 	}
 	for i := 0; i < b.N; i += churnRound {
 		n := min(churnRound, b.N-i)
-		var r, t time.Duration
+		var r, t cost
 		if len(ratios)%2 == 0 { // alternate which goes first
 			r = round(raw, n)
 			t = round(tracked, n)
@@ -87,15 +92,26 @@ func BenchmarkChurnInterleaved(b *testing.B) {
 			t = round(tracked, n)
 			r = round(raw, n)
 		}
-		rawTotal += r
-		trackedTotal += t
-		ratios = append(ratios, float64(t)/float64(r))
+		rawTotal.wall += r.wall
+		rawTotal.cpu += r.cpu
+		trackedTotal.wall += t.wall
+		trackedTotal.cpu += t.cpu
+		ratios = append(ratios, float64(t.wall)/float64(r.wall))
+		if r.cpu > 0 && t.cpu > 0 {
+			cpuRatios = append(cpuRatios, float64(t.cpu)/float64(r.cpu))
+		}
 	}
 	b.StopTimer()
 	slices.Sort(ratios)
 	b.ReportMetric(ratios[len(ratios)/2], "tracked/raw")
-	b.ReportMetric(float64(rawTotal.Nanoseconds())/float64(b.N), "raw-ns/conn")
-	b.ReportMetric(float64(trackedTotal.Nanoseconds())/float64(b.N), "tracked-ns/conn")
+	if len(cpuRatios) > 0 {
+		slices.Sort(cpuRatios)
+		b.ReportMetric(cpuRatios[len(cpuRatios)/2], "cpu-tracked/raw")
+		b.ReportMetric(float64(rawTotal.cpu.Nanoseconds())/float64(b.N), "raw-cpu-ns/conn")
+		b.ReportMetric(float64(trackedTotal.cpu.Nanoseconds())/float64(b.N), "tracked-cpu-ns/conn")
+	}
+	b.ReportMetric(float64(rawTotal.wall.Nanoseconds())/float64(b.N), "raw-ns/conn")
+	b.ReportMetric(float64(trackedTotal.wall.Nanoseconds())/float64(b.N), "tracked-ns/conn")
 }
 
 // churner dials conns to a listener whose accept loop runs in the
@@ -130,19 +146,80 @@ func (c *churner) acceptLoop() {
 // that TIME_WAIT stays on the dialing side, where Linux may reuse it on
 // loopback.
 func (c *churner) once(b *testing.B) {
+	if err := c.try(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// try is once, returning what failed, for goroutines other than the
+// benchmark's.
+func (c *churner) try() error {
 	cc, err := c.dial(context.Background(), "tcp", c.addr)
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	s := <-c.accepted
 	if s == nil {
-		b.Fatal("accept loop ended")
+		cc.Close()
+		return errors.New("accept loop ended")
 	}
 	cc.Close()
 	s.Close()
+	return nil
 }
 
 func (c *churner) stop() {
 	c.ln.Close()
 	<-c.done
+}
+
+// BenchmarkChurnParallel is BenchmarkChurn from 1 and 8 goroutines at
+// once (dial, accept, close both ends), reporting conns/s over all of them:
+// the open+close throughput of a listener and a dialer shared by many
+// goroutines. On a 2-core machine 8 goroutines mostly queue for the CPU;
+// the figure shows whether tracking adds contention (a shared lock, a
+// shared counter) on top.
+func BenchmarkChurnParallel(b *testing.B) {
+	for _, workers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("goroutines=%d/impl=raw", workers), func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var d net.Dialer
+			churnParallel(b, workers, ln, d.DialContext)
+		})
+		b.Run(fmt.Sprintf("goroutines=%d/impl=tracked", workers), func(b *testing.B) {
+			ln, err := listener.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			churnParallel(b, workers, ln, dialer.New().DialContext)
+		})
+	}
+}
+
+func churnParallel(b *testing.B, workers int, ln net.Listener, dial dialFunc) {
+	cl := startChurner(ln, dial)
+	defer cl.stop()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for w := range workers {
+		n := b.N / workers
+		if w < b.N%workers {
+			n++
+		}
+		wg.Go(func() {
+			for range n {
+				if err := cl.try(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
 }

@@ -1,6 +1,7 @@
 package trackedconn_test
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connwatch/connwatch/internal/testcert"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
@@ -112,10 +114,12 @@ func benchCompare(b *testing.B, bytes int64, round int, scenario benchScenario) 
 			defer stop()
 			b.SetBytes(bytes)
 			b.ReportAllocs()
+			cpu := processCPU()
 			for b.Loop() {
 				op()
 			}
 			b.StopTimer()
+			reportCPUPerByte(b, processCPU()-cpu, bytes)
 		})
 	}
 	if round > 0 {
@@ -125,32 +129,51 @@ func benchCompare(b *testing.B, bytes int64, round int, scenario benchScenario) 
 	}
 }
 
+// reportCPUPerByte reports the process's CPU time (user+system, every
+// thread: both ends of the copy, the runtime, the garbage collector) per
+// byte moved, as cpu-ns/B. Throughput on a shared VM varies by +-30%
+// between rounds; the CPU a copy burns per byte varies far less, so it
+// resolves a few percent where MB/s cannot.
+func reportCPUPerByte(b *testing.B, cpu time.Duration, bytes int64) {
+	if cpu > 0 && bytes > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(int64(b.N)*bytes), "cpu-ns/B")
+	}
+}
+
 func benchInterleave(b *testing.B, round int, scenario benchScenario, raw, tracked func(net.Conn) net.Conn) {
 	rawOp, rawStop := scenario(b, raw)
 	defer rawStop()
 	trackedOp, trackedStop := scenario(b, tracked)
 	defer trackedStop()
-	timed := func(op func(), n int) time.Duration {
-		start := time.Now()
+	type cost struct{ wall, cpu time.Duration }
+	timed := func(op func(), n int) cost {
+		cpu, start := processCPU(), time.Now()
 		for range n {
 			op()
 		}
-		return time.Since(start)
+		return cost{time.Since(start), processCPU() - cpu}
 	}
-	var ratios []float64
+	var ratios, cpuRatios []float64
 	for i := 0; i < b.N; i += round {
 		n := min(round, b.N-i)
-		var r, t time.Duration
+		var r, t cost
 		if len(ratios)%2 == 0 { // alternate which goes first
 			r, t = timed(rawOp, n), timed(trackedOp, n)
 		} else {
 			t, r = timed(trackedOp, n), timed(rawOp, n)
 		}
-		ratios = append(ratios, float64(t)/float64(r))
+		ratios = append(ratios, float64(t.wall)/float64(r.wall))
+		if r.cpu > 0 && t.cpu > 0 {
+			cpuRatios = append(cpuRatios, float64(t.cpu)/float64(r.cpu))
+		}
 	}
 	b.StopTimer()
 	slices.Sort(ratios)
 	b.ReportMetric(ratios[len(ratios)/2], "tracked/raw")
+	if len(cpuRatios) > 0 {
+		slices.Sort(cpuRatios)
+		b.ReportMetric(cpuRatios[len(cpuRatios)/2], "cpu-tracked/raw")
+	}
 }
 
 // pingPong64 sends 64 bytes over loopback TCP and waits for the echo.
@@ -201,45 +224,112 @@ func BenchmarkInterleaveBias(b *testing.B) {
 
 const benchBulk = 16 << 20
 
+// A benchBulkScenario prepares one bulk copy over a new loopback
+// connection whose sending end is passed through wrap, and returns the copy,
+// which runs until the receiving end has read every byte. A new connection
+// per copy matters: on two cores, where the sender and the receiver happen
+// to run stays the same for a connection's life, and moves its CPU per byte
+// by up to +-40% from one connection to the next; over many connections
+// the median is the tracking's own cost.
+type benchBulkScenario func(b *testing.B, wrap func(net.Conn) net.Conn) (copy func())
+
+// benchBulkCompare runs a bulk scenario as impl=raw and impl=tracked,
+// reporting MB/s and cpu-ns/B (the process's CPU time over the copies
+// alone, the receiving end's included), and as impl=interleaved: one raw
+// and one tracked copy in turn (never two at once, the first alternating),
+// reporting the median per-pair ratios of wall time (tracked/raw) and of
+// CPU time (cpu-tracked/raw). Setting up each connection is not measured.
+func benchBulkCompare(b *testing.B, bytes int64, sc benchBulkScenario) {
+	for _, impl := range []struct {
+		name string
+		wrap func(net.Conn) net.Conn
+	}{{"impl=raw", benchRaw}, {"impl=tracked", benchTracked}} {
+		b.Run(impl.name, func(b *testing.B) {
+			b.SetBytes(bytes)
+			b.ReportAllocs()
+			var cpu time.Duration
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				run := sc(b, impl.wrap)
+				b.StartTimer()
+				c0 := processCPU()
+				run()
+				cpu += processCPU() - c0
+			}
+			b.StopTimer()
+			reportCPUPerByte(b, cpu, bytes)
+		})
+	}
+	b.Run("impl=interleaved", func(b *testing.B) {
+		type cost struct{ wall, cpu time.Duration }
+		timed := func(run func()) cost {
+			c0, t0 := processCPU(), time.Now()
+			run()
+			return cost{time.Since(t0), processCPU() - c0}
+		}
+		var walls, cpus []float64
+		for i := range b.N {
+			b.StopTimer()
+			rawRun, trackedRun := sc(b, benchRaw), sc(b, benchTracked)
+			b.StartTimer()
+			var r, t cost
+			if i%2 == 0 {
+				r, t = timed(rawRun), timed(trackedRun)
+			} else {
+				t, r = timed(trackedRun), timed(rawRun)
+			}
+			walls = append(walls, float64(t.wall)/float64(r.wall))
+			if r.cpu > 0 && t.cpu > 0 {
+				cpus = append(cpus, float64(t.cpu)/float64(r.cpu))
+			}
+		}
+		b.StopTimer()
+		slices.Sort(walls)
+		b.ReportMetric(walls[len(walls)/2], "tracked/raw")
+		if len(cpus) > 0 {
+			slices.Sort(cpus)
+			b.ReportMetric(cpus[len(cpus)/2], "cpu-tracked/raw")
+		}
+	})
+}
+
 // BenchmarkSendfile copies a 16 MiB file into a loopback TCP conn with
 // io.Copy (sendfile on Linux); a raw conn drains the other end. DESIGN.md:
-// tracked/raw throughput >= 0.98. Two bulk transfers side by side disturb
-// each other too much to interleave: compare the medians of many rounds
-// (make bench).
+// the same system calls as raw, and CPU per byte (cpu-ns/B) within 2% of
+// raw.
 func BenchmarkSendfile(b *testing.B) {
 	name := filepath.Join(b.TempDir(), "bulk")
 	if err := os.WriteFile(name, make([]byte, benchBulk), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	benchCompare(b, benchBulk, 0, func(b *testing.B, wrap func(net.Conn) net.Conn) (func(), func()) {
-		cr, sink := benchTCPPair(b)
-		conn := wrap(cr)
-		drained := benchDrain(sink)
+	benchBulkCompare(b, benchBulk, func(b *testing.B, wrap func(net.Conn) net.Conn) func() {
 		f, err := os.Open(name)
 		if err != nil {
 			b.Fatal(err)
 		}
-		op := func() {
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				b.Fatal(err)
-			}
+		cr, sink := benchTCPPair(b)
+		conn := wrap(cr)
+		drained := benchDrain(sink)
+		return func() {
 			if n, err := io.Copy(conn, f); err != nil || n != benchBulk {
 				b.Fatalf("io.Copy = %d, %v; want %d, nil", n, err, benchBulk)
 			}
-		}
-		return op, func() {
-			f.Close()
 			conn.Close()
 			<-drained
+			f.Close()
 		}
 	})
 }
 
 // BenchmarkSplice relays 16 MiB per op from one loopback TCP conn to
 // another with io.CopyN (splice on Linux), as a proxy does; both relay ends
-// are tracked in impl=tracked. DESIGN.md: tracked/raw throughput >= 0.98.
+// are tracked in impl=tracked. A raw feeder writes the 16 MiB and a raw
+// sink drains them. DESIGN.md: the same system calls as raw, and CPU per
+// byte within 2% of raw.
 func BenchmarkSplice(b *testing.B) {
-	benchCompare(b, benchBulk, 0, func(b *testing.B, wrap func(net.Conn) net.Conn) (func(), func()) {
+	chunk := make([]byte, 256<<10)
+	benchBulkCompare(b, benchBulk, func(b *testing.B, wrap func(net.Conn) net.Conn) func() {
 		feed, inRaw := benchTCPPair(b)
 		outRaw, sink := benchTCPPair(b)
 		in, out := wrap(inRaw), wrap(outRaw)
@@ -247,22 +337,19 @@ func BenchmarkSplice(b *testing.B) {
 		fed := make(chan struct{})
 		go func() {
 			defer close(fed)
-			buf := make([]byte, 256<<10)
-			for {
-				if _, err := feed.Write(buf); err != nil {
+			for sent := 0; sent < benchBulk; sent += len(chunk) {
+				if _, err := feed.Write(chunk); err != nil {
 					return
 				}
 			}
 		}()
-		op := func() {
+		return func() {
 			if n, err := io.CopyN(out, in, benchBulk); err != nil || n != benchBulk {
 				b.Fatalf("io.CopyN = %d, %v; want %d, nil", n, err, benchBulk)
 			}
-		}
-		return op, func() {
-			in.Close()
-			feed.Close()
 			<-fed
+			feed.Close()
+			in.Close()
 			out.Close()
 			<-drained
 		}
@@ -298,3 +385,66 @@ func BenchmarkWrap(b *testing.B) {
 		}
 	})
 }
+
+// benchTLSBulk is what one op of BenchmarkTLSCopy moves.
+const benchTLSBulk = 16 << 20
+
+// BenchmarkTLSCopy copies 16 MiB with io.Copy into a TLS client conn over
+// loopback TCP, as an HTTPS client uploading a body does, and a raw TLS
+// server drains the other end. layer=under tracks the TCP conn beneath TLS
+// (tls.Client(Wrap(tcp)): what listener.Wrap and dialer.New give a TLS
+// stack); layer=over tracks the TLS conn itself (Wrap(tls.Client(tcp))).
+// Every byte passes through a tracked Write in TLS records (no kernel copy
+// is possible), so this is the per-call cost of tracking on a bulk path;
+// cpu-ns/B is the figure to compare. The handshake is part of the
+// unmeasured set-up.
+func BenchmarkTLSCopy(b *testing.B) {
+	serverConf, clientConf, err := testcert.Configs()
+	if err != nil {
+		b.Fatal(err)
+	}
+	clientConf = clientConf.Clone()
+	clientConf.ServerName = "127.0.0.1"
+	for _, over := range []bool{false, true} {
+		name := "layer=under"
+		if over {
+			name = "layer=over"
+		}
+		b.Run(name, func(b *testing.B) {
+			benchBulkCompare(b, benchTLSBulk, func(b *testing.B, wrap func(net.Conn) net.Conn) func() {
+				cr, sr := benchTCPPair(b)
+				var client net.Conn
+				tc := tls.Client(cr, clientConf)
+				if over {
+					client = wrap(tc)
+				} else {
+					tc = tls.Client(wrap(cr), clientConf)
+					client = tc
+				}
+				server := tls.Server(sr, serverConf)
+				handshook := make(chan error, 1)
+				go func() { handshook <- server.Handshake() }()
+				if err := tc.Handshake(); err != nil {
+					b.Fatal(err)
+				}
+				if err := <-handshook; err != nil {
+					b.Fatal(err)
+				}
+				drained := benchDrain(server)
+				return func() {
+					src := &io.LimitedReader{R: benchZeros{}, N: benchTLSBulk}
+					if n, err := io.Copy(client, src); err != nil || n != benchTLSBulk {
+						b.Fatalf("io.Copy = %d, %v; want %d, nil", n, err, benchTLSBulk)
+					}
+					client.Close()
+					<-drained
+				}
+			})
+		})
+	}
+}
+
+// benchZeros reads zeros, at no cost.
+type benchZeros struct{}
+
+func (benchZeros) Read(p []byte) (int, error) { return len(p), nil }

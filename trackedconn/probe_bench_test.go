@@ -9,13 +9,16 @@ import (
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
-// BenchmarkProbe compares Probe on an idle loopback TCP conn with the
-// probes people write by hand.
+// BenchmarkProbe compares Probe on an idle, open loopback TCP conn with the
+// probes people write by hand. DESIGN.md: Probe with the stall check <= 3
+// us and 0 allocs, and faster than a deadline-based read probe.
 //
 //	impl=raw            SetReadDeadline(now+1ms) and Read of one byte: on an
-//	                    idle conn it waits the whole millisecond (and would
+//	                    open conn it waits the whole millisecond (and would
 //	                    eat a byte, and clobbers the caller's deadline)
-//	impl=tracked        Probe: one recv(MSG_PEEK|MSG_DONTWAIT)
+//	impl=tracked        Probe: on Linux getsockopt(TCP_INFO), the stall rule
+//	                    on what it read, and ioctl(SIOCINQ); it never
+//	                    receives. Elsewhere recv(MSG_PEEK|MSG_DONTWAIT)
 //	impl=deadline-past  SetReadDeadline(now) and Read: fast, but Go returns
 //	                    the timeout before it looks at the socket, so it
 //	                    learns nothing, not even pending data or a FIN
@@ -62,8 +65,9 @@ func BenchmarkProbe(b *testing.B) {
 	})
 }
 
-// BenchmarkProbeReadable is Probe with data pending: the peek, plus on
-// Linux the TCP state (is a FIN queued behind the data?).
+// BenchmarkProbeReadable is Probe with data pending, which on Linux the same
+// two system calls tell (TCP_INFO's state says whether a FIN is queued
+// behind the data).
 func BenchmarkProbeReadable(b *testing.B) {
 	c, s := tcpPair(b)
 	tc := trackedconn.Wrap(c)

@@ -1,0 +1,516 @@
+package conntrackbench_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	conntrack "github.com/mwitkow/go-conntrack"
+
+	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/listener"
+)
+
+type dialFunc = func(ctx context.Context, network, address string) (net.Conn, error)
+
+// An impl is one way to get tracked conns: it wraps a listener and makes a
+// dial function, as a program adopting it would.
+type impl struct {
+	name   string
+	listen func(net.Listener) net.Listener
+	dialer func() dialFunc
+}
+
+// impls are compared in this order; raw comes first, as scripts/bench.sh
+// wants.
+var impls = []impl{
+	{
+		name:   "raw",
+		listen: func(l net.Listener) net.Listener { return l },
+		dialer: func() dialFunc { return (&net.Dialer{}).DialContext },
+	},
+	{
+		name:   "conntrack",
+		listen: func(l net.Listener) net.Listener { return conntrack.NewListener(l) },
+		dialer: func() dialFunc { return conntrack.NewDialContextFunc() },
+	},
+	{
+		name:   "tracked",
+		listen: func(l net.Listener) net.Listener { return listener.Wrap(l) },
+		dialer: func() dialFunc { return dialer.New().DialContext },
+	},
+}
+
+// listen opens a loopback listener wrapped by im.
+func listen(b *testing.B, im impl) net.Listener {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return im.listen(ln)
+}
+
+// pair returns a client end dialed and a server end accepted through im.
+func pair(b *testing.B, im impl) (client, server net.Conn) {
+	b.Helper()
+	ln := listen(b, im)
+	defer ln.Close()
+	return dialAccept(b, ln, im.dialer())
+}
+
+func dialAccept(b *testing.B, ln net.Listener, dial dialFunc) (client, server net.Conn) {
+	b.Helper()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		s, err := ln.Accept()
+		if err != nil {
+			b.Error(err)
+		}
+		accepted <- s
+	}()
+	client, err := dial(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	server = <-accepted
+	if server == nil {
+		b.FailNow()
+	}
+	return client, server
+}
+
+// A scenario sets up one workload through im and returns one operation of
+// it and the function that tears it down.
+type scenario func(b *testing.B, im impl) (op func(), stop func())
+
+// compare runs a scenario once per impl (impl=raw, impl=conntrack,
+// impl=tracked), each reporting ns/op, MB/s and CPU time per byte
+// (cpu-ns/B: the process's user+system time, every thread) when bytes > 0;
+// then, with round > 0, impl=interleaved: all three set up side by side and
+// run in alternating rounds of round ops, reporting the median per-round
+// ratios to raw.
+func compare(b *testing.B, bytes int64, round int, sc scenario) {
+	for _, im := range impls {
+		b.Run("impl="+im.name, func(b *testing.B) {
+			op, stop := sc(b, im)
+			defer stop()
+			if bytes > 0 {
+				b.SetBytes(bytes)
+			}
+			b.ReportAllocs()
+			cpu := processCPU()
+			for b.Loop() {
+				op()
+			}
+			b.StopTimer()
+			if c := processCPU() - cpu; c > 0 {
+				if bytes > 0 {
+					b.ReportMetric(float64(c.Nanoseconds())/float64(int64(b.N)*bytes), "cpu-ns/B")
+				} else {
+					b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
+				}
+			}
+		})
+	}
+	if round > 0 {
+		b.Run("impl=interleaved", func(b *testing.B) { interleave(b, round, sc) })
+	}
+}
+
+// interleave runs every impl's scenario in rounds of round ops, rotating
+// which goes first, and reports the median over rounds of each impl's
+// wall and CPU time relative to raw's in the same round. An op is one op
+// of each impl.
+func interleave(b *testing.B, round int, sc scenario) {
+	ops := make([]func(), len(impls))
+	for i, im := range impls {
+		op, stop := sc(b, im)
+		defer stop()
+		ops[i] = op
+	}
+	wall := make([][]float64, len(impls))
+	cpu := make([][]float64, len(impls))
+	w := make([]time.Duration, len(impls))
+	c := make([]time.Duration, len(impls))
+	for r := 0; r*round < b.N; r++ {
+		n := min(round, b.N-r*round)
+		for k := range impls {
+			i := (r + k) % len(impls)
+			c0, t0 := processCPU(), time.Now()
+			for range n {
+				ops[i]()
+			}
+			w[i], c[i] = time.Since(t0), processCPU()-c0
+		}
+		for i := 1; i < len(impls); i++ {
+			wall[i] = append(wall[i], float64(w[i])/float64(w[0]))
+			if c[0] > 0 && c[i] > 0 {
+				cpu[i] = append(cpu[i], float64(c[i])/float64(c[0]))
+			}
+		}
+	}
+	b.StopTimer()
+	for i := 1; i < len(impls); i++ {
+		b.ReportMetric(median(wall[i]), impls[i].name+"/raw")
+		if len(cpu[i]) > 0 {
+			b.ReportMetric(median(cpu[i]), "cpu-"+impls[i].name+"/raw")
+		}
+	}
+}
+
+func median(v []float64) float64 {
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// processCPU returns the CPU time the process has used so far (user and
+// system, every thread).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkPingPong64 sends 64 bytes over loopback TCP and waits for the
+// echo; the client end is dialed and the server end accepted through the
+// impl.
+func BenchmarkPingPong64(b *testing.B) {
+	compare(b, 64, 200, func(b *testing.B, im impl) (func(), func()) {
+		client, server := pair(b, im)
+		echoed := make(chan struct{})
+		go func() {
+			defer close(echoed)
+			buf := make([]byte, 64)
+			for {
+				if _, err := io.ReadFull(server, buf); err != nil {
+					return
+				}
+				if _, err := server.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+		buf := make([]byte, 64)
+		op := func() {
+			if _, err := client.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(client, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return op, func() {
+			client.Close()
+			<-echoed
+			server.Close()
+		}
+	})
+}
+
+// BenchmarkChurn is one conn's life over loopback TCP through the impl's
+// listener and dialer: dial, accept, close the client end, then the
+// server end (so TIME_WAIT stays with the dialer).
+func BenchmarkChurn(b *testing.B) {
+	compare(b, 0, 100, func(b *testing.B, im impl) (func(), func()) {
+		ln := listen(b, im)
+		dial := im.dialer()
+		addr := ln.Addr().String()
+		accepted := make(chan net.Conn, 1)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer close(accepted)
+			for {
+				s, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepted <- s
+			}
+		}()
+		op := func() {
+			c, err := dial(context.Background(), "tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := <-accepted
+			if s == nil {
+				b.Fatal("accept loop ended")
+			}
+			c.Close()
+			s.Close()
+		}
+		return op, func() {
+			ln.Close()
+			<-done
+		}
+	})
+}
+
+const bulk = 16 << 20
+
+// drain reads c to EOF in the background, then closes it.
+func drain(c net.Conn) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(io.Discard, c)
+		c.Close()
+	}()
+	return done
+}
+
+// A bulkScenario prepares one bulk copy over new loopback connections made
+// through im, and returns the copy, which runs until the receiving end has
+// read every byte. A new connection per copy matters: on two cores, where
+// the sender and the receiver happen to run stays the same for a
+// connection's life and moves its CPU per byte by up to +-40% from one
+// connection to the next; over many connections the median is the
+// wrapper's own cost.
+type bulkScenario func(b *testing.B, im impl) (copy func())
+
+// compareBulk runs a bulk scenario once per impl, reporting MB/s and
+// cpu-ns/B (the process's CPU time over the copies alone, the receiving
+// end's included), then as impl=interleaved: one copy of each impl in turn
+// (never two at once; the first rotates), reporting the median per-turn
+// ratios to raw of wall time and CPU time. Setting up the connections is
+// not measured.
+func compareBulk(b *testing.B, bytes int64, sc bulkScenario) {
+	for _, im := range impls {
+		b.Run("impl="+im.name, func(b *testing.B) {
+			b.SetBytes(bytes)
+			b.ReportAllocs()
+			var cpu time.Duration
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				run := sc(b, im)
+				b.StartTimer()
+				c0 := processCPU()
+				run()
+				cpu += processCPU() - c0
+			}
+			b.StopTimer()
+			if cpu > 0 {
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(int64(b.N)*bytes), "cpu-ns/B")
+			}
+		})
+	}
+	b.Run("impl=interleaved", func(b *testing.B) {
+		wall := make([][]float64, len(impls))
+		cpu := make([][]float64, len(impls))
+		w := make([]time.Duration, len(impls))
+		c := make([]time.Duration, len(impls))
+		runs := make([]func(), len(impls))
+		for r := range b.N {
+			b.StopTimer()
+			for i, im := range impls {
+				runs[i] = sc(b, im)
+			}
+			b.StartTimer()
+			for k := range impls {
+				i := (r + k) % len(impls)
+				c0, t0 := processCPU(), time.Now()
+				runs[i]()
+				w[i], c[i] = time.Since(t0), processCPU()-c0
+			}
+			for i := 1; i < len(impls); i++ {
+				wall[i] = append(wall[i], float64(w[i])/float64(w[0]))
+				if c[0] > 0 && c[i] > 0 {
+					cpu[i] = append(cpu[i], float64(c[i])/float64(c[0]))
+				}
+			}
+		}
+		b.StopTimer()
+		for i := 1; i < len(impls); i++ {
+			b.ReportMetric(median(wall[i]), impls[i].name+"/raw")
+			if len(cpu[i]) > 0 {
+				b.ReportMetric(median(cpu[i]), "cpu-"+impls[i].name+"/raw")
+			}
+		}
+	})
+}
+
+// BenchmarkFileSend copies a 16 MiB file into a conn dialed through the
+// impl with io.Copy, as a file server does (sendfile when the conn lets
+// io.Copy see the socket); the other end, accepted through the impl,
+// drains it.
+func BenchmarkFileSend(b *testing.B) {
+	name := filepath.Join(b.TempDir(), "bulk")
+	if err := os.WriteFile(name, make([]byte, bulk), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	compareBulk(b, bulk, func(b *testing.B, im impl) func() {
+		f, err := os.Open(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conn, sink := pair(b, im)
+		drained := drain(sink)
+		return func() {
+			if n, err := io.Copy(conn, f); err != nil || n != bulk {
+				b.Fatalf("io.Copy = %d, %v; want %d, nil", n, err, bulk)
+			}
+			conn.Close()
+			<-drained
+			f.Close()
+		}
+	})
+}
+
+// BenchmarkSplice relays 16 MiB per op with io.CopyN from a conn accepted
+// through the impl to a conn dialed through it, as a proxy does (splice
+// when the conns let io.Copy see the sockets).
+func BenchmarkSplice(b *testing.B) {
+	chunk := make([]byte, 256<<10)
+	compareBulk(b, bulk, func(b *testing.B, im impl) func() {
+		feed, in := pair(b, im)
+		out, sink := pair(b, im)
+		drained := drain(sink)
+		fed := make(chan struct{})
+		go func() {
+			defer close(fed)
+			for sent := 0; sent < bulk; sent += len(chunk) {
+				if _, err := feed.Write(chunk); err != nil {
+					return
+				}
+			}
+		}()
+		return func() {
+			if n, err := io.CopyN(out, in, bulk); err != nil || n != bulk {
+				b.Fatalf("io.CopyN = %d, %v; want %d, nil", n, err, bulk)
+			}
+			<-fed
+			feed.Close()
+			in.Close()
+			out.Close()
+			<-drained
+		}
+	})
+}
+
+// heapConns is how many live connections BenchmarkHeap holds: 10,000
+// descriptors, half the 20,000 these machines allow a process.
+const heapConns = 5_000
+
+// BenchmarkHeap reports the Go heap held per conn (B/conn; a conn is one
+// end of a connection) with 5,000 live loopback connections, both ends
+// through the impl (dialed and accepted), after a full GC. Kernel memory is
+// not counted; it is the same for all three.
+func BenchmarkHeap(b *testing.B) {
+	for _, im := range impls {
+		b.Run("impl="+im.name, func(b *testing.B) {
+			var sum float64
+			rounds := 0
+			for b.Loop() {
+				clients := make([]net.Conn, 0, heapConns)
+				servers := make([]net.Conn, 0, heapConns)
+				ln := listen(b, im)
+				dial := im.dialer()
+				accepted := make(chan error, 1)
+				before := heapAfterGC()
+				go func() {
+					for range heapConns {
+						s, err := ln.Accept()
+						if err != nil {
+							accepted <- err
+							return
+						}
+						servers = append(servers, s)
+					}
+					accepted <- nil
+				}()
+				for i := range heapConns {
+					c, err := dial(context.Background(), "tcp", ln.Addr().String())
+					if err != nil {
+						b.Fatalf("dial %d of %d: %v", i+1, heapConns, err)
+					}
+					clients = append(clients, c)
+				}
+				if err := <-accepted; err != nil {
+					b.Fatal(err)
+				}
+				sum += float64(heapAfterGC()-before) / (2 * heapConns)
+				rounds++
+				b.StopTimer()
+				for _, c := range clients {
+					c.Close()
+				}
+				for _, s := range servers {
+					s.Close()
+				}
+				ln.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(sum/float64(rounds), "B/conn")
+		})
+	}
+}
+
+func heapAfterGC() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestImpls checks the premise of the comparison on one connection per
+// impl, quickly: bytes flow both ways through each, and only go-conntrack
+// hides the io.ReaderFrom that lets io.Copy hand a file or a socket to the
+// kernel.
+func TestImpls(t *testing.T) {
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wl := im.listen(ln)
+			defer wl.Close()
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				s, _ := wl.Accept()
+				accepted <- s
+			}()
+			c, err := im.dialer()(context.Background(), "tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			s := <-accepted
+			if s == nil {
+				t.Fatal("accept failed")
+			}
+			defer s.Close()
+			if _, err := c.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 4)
+			if _, err := io.ReadFull(s, got); err != nil || string(got) != "ping" {
+				t.Fatalf("server read %q, %v; want ping", got, err)
+			}
+			_, readFrom := c.(io.ReaderFrom)
+			if want := im.name != "conntrack"; readFrom != want {
+				t.Errorf("%s dialed conn %T: io.ReaderFrom = %v, want %v", im.name, c, readFrom, want)
+			}
+			if err := c.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if _, err := s.Read(got); !errors.Is(err, io.EOF) {
+				t.Errorf("server Read after the client closed: %v, want EOF", err)
+			}
+		})
+	}
+}
