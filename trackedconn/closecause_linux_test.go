@@ -86,8 +86,8 @@ func TestCauseRefinedAtClose(t *testing.T) {
 		{
 			// A pool's ping (or TLS's close_notify) after the server's
 			// FIN draws an RST: the peer still closed first.
-			name: "RST answering our write after the FIN",
-			peer: func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
+			name:   "RST answering our write after the FIN",
+			peer:   func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
 			settle: "close-wait",
 			steps: func(t *testing.T, c *trackedconn.Conn) {
 				_, err := c.Write([]byte("PING"))
