@@ -329,17 +329,7 @@ func TestZeroCopyKeptForUnixAndFiles(t *testing.T) {
 			dst := wrap(d)
 			got := drain(sinkEnd)
 			f := openFile(t, name)
-			calls := countIO(t, func() {
-				var n int64
-				var err error
-				if generic {
-					n, err = io.Copy(writerOnly{dst}, readerOnly{f})
-				} else {
-					n, err = io.Copy(dst, f)
-				}
-				assert.NoError(t, err)
-				assert.Equal(t, int64(bulk), n)
-			})
+			calls := countIO(t, func() { copyAll(t, dst, f, generic, bulk) })
 			require.NoError(t, dst.Close())
 			requireDrained(t, got, data)
 			return calls
@@ -354,17 +344,7 @@ func TestZeroCopyKeptForUnixAndFiles(t *testing.T) {
 			src := wrap(s)
 			fed := feed(feedEnd, data, closeWrite(feedEnd))
 			got := drain(sinkEnd)
-			calls := countIO(t, func() {
-				var n int64
-				var err error
-				if generic {
-					n, err = io.Copy(writerOnly{dst}, readerOnly{src})
-				} else {
-					n, err = io.Copy(dst, src)
-				}
-				assert.NoError(t, err)
-				assert.Equal(t, int64(bulk), n)
-			})
+			calls := countIO(t, func() { copyAll(t, dst, src, generic, bulk) })
 			require.NoError(t, <-fed)
 			require.NoError(t, dst.Close())
 			requireDrained(t, got, data)
@@ -379,17 +359,7 @@ func TestZeroCopyKeptForUnixAndFiles(t *testing.T) {
 		out, err := os.Create(filepath.Join(t.TempDir(), "out"))
 		require.NoError(t, err)
 		defer out.Close()
-		calls := countIO(t, func() {
-			var n int64
-			var err error
-			if generic {
-				n, err = io.Copy(writerOnly{out}, readerOnly{src})
-			} else {
-				n, err = io.Copy(out, src)
-			}
-			assert.NoError(t, err)
-			assert.Equal(t, int64(bulk), n)
-		})
+		calls := countIO(t, func() { copyAll(t, out, src, generic, bulk) })
 		require.NoError(t, <-fed)
 		require.NoError(t, src.Close())
 		written, err := os.ReadFile(out.Name())

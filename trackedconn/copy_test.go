@@ -452,17 +452,7 @@ func TestZeroCopySurvivesWrapping(t *testing.T) {
 		dst := wrap(client)
 		got := drain(server)
 		f := openFile(t, name)
-		calls := countIO(t, func() {
-			var n int64
-			var err error
-			if generic {
-				n, err = io.Copy(writerOnly{dst}, readerOnly{f})
-			} else {
-				n, err = io.Copy(dst, f)
-			}
-			assert.NoError(t, err) // not require: this runs on countIO's goroutine
-			assert.Equal(t, int64(bulk), n)
-		})
+		calls := countIO(t, func() { copyAll(t, dst, f, generic, bulk) })
 		require.NoError(t, dst.Close())
 		requireDrained(t, got, data)
 		return calls
@@ -473,17 +463,7 @@ func TestZeroCopySurvivesWrapping(t *testing.T) {
 		src, dst := wrap(srcInner), wrap(dstInner)
 		fed := feed(feedEnd, data, feedEnd.CloseWrite)
 		got := drain(sinkEnd)
-		calls := countIO(t, func() {
-			var n int64
-			var err error
-			if generic {
-				n, err = io.Copy(writerOnly{dst}, readerOnly{src})
-			} else {
-				n, err = io.Copy(dst, src)
-			}
-			assert.NoError(t, err)
-			assert.Equal(t, int64(bulk), n)
-		})
+		calls := countIO(t, func() { copyAll(t, dst, src, generic, bulk) })
 		require.NoError(t, <-fed)
 		require.NoError(t, dst.Close())
 		requireDrained(t, got, data)
@@ -522,6 +502,24 @@ func TestZeroCopySurvivesWrapping(t *testing.T) {
 
 // countIO runs f on a goroutine locked to its thread and returns how many
 // read-like and write-like system calls that thread made meanwhile.
+// copyAll copies src into dst with io.Copy, through the kernel paths
+// (generic false) or through plain Read and Write, and checks that want
+// bytes moved. It uses assert, not require: it runs on countIO's goroutine.
+func copyAll(t *testing.T, dst io.Writer, src io.Reader, generic bool, want int) {
+	t.Helper()
+	var (
+		n   int64
+		err error
+	)
+	if generic {
+		n, err = io.Copy(writerOnly{dst}, readerOnly{src})
+	} else {
+		n, err = io.Copy(dst, src)
+	}
+	assert.NoError(t, err)
+	assert.Equal(t, int64(want), n)
+}
+
 func countIO(t *testing.T, f func()) int64 {
 	t.Helper()
 	type result struct {
