@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/connwatch/connwatch/hooks"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
@@ -18,25 +19,12 @@ func addr(a net.Addr) string {
 	return a.String()
 }
 
-// flags names the flags set in s, never nil.
+// flags names the flags set in s, Closed first, never nil.
 func flags(s *trackedconn.State) []string {
-	out := []string{}
-	for _, f := range [...]struct {
-		set  bool
-		name string
-	}{
-		{s.Closed, "closed"},
-		{s.PeerClosed, "peer-closed"},
-		{s.ReadShut, "read-shut"},
-		{s.WriteShut, "write-shut"},
-		{s.Reset, "reset"},
-		{s.TimedOut, "timed-out"},
-	} {
-		if f.set {
-			out = append(out, f.name)
-		}
+	if !s.Closed {
+		return hooks.Flags(*s)
 	}
-	return out
+	return append([]string{"closed"}, hooks.Flags(*s)...)
 }
 
 // dur formats d for people: milliseconds under a second, tenths under a

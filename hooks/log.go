@@ -67,7 +67,7 @@ func (h logHook) ConnEvent(e trackedconn.Event, s trackedconn.State) {
 			slog.Duration("age", s.Age()),
 			slog.Int64("read", s.BytesRead),
 			slog.Int64("written", s.BytesWritten),
-			slog.String("flags", flags(s)),
+			slog.String("flags", strings.Join(Flags(s), ",")),
 		)
 	}
 	if e == trackedconn.EventLeak && len(s.Origin) > 0 {
@@ -97,22 +97,24 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-// flags lists the set State booleans other than Closed.
-func flags(s trackedconn.State) string {
-	var b strings.Builder
-	add := func(set bool, name string) {
-		if !set {
-			return
+// Flags names the State booleans that are set, other than Closed, in a
+// fixed order: "peer-closed", "read-shut", "write-shut", "reset",
+// "timed-out". Log prints them joined with commas; it is never nil.
+func Flags(s trackedconn.State) []string {
+	out := []string{}
+	for _, f := range [...]struct {
+		set  bool
+		name string
+	}{
+		{s.PeerClosed, "peer-closed"},
+		{s.ReadShut, "read-shut"},
+		{s.WriteShut, "write-shut"},
+		{s.Reset, "reset"},
+		{s.TimedOut, "timed-out"},
+	} {
+		if f.set {
+			out = append(out, f.name)
 		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(name)
 	}
-	add(s.PeerClosed, "peer-closed")
-	add(s.ReadShut, "read-shut")
-	add(s.WriteShut, "write-shut")
-	add(s.Reset, "reset")
-	add(s.TimedOut, "timed-out")
-	return b.String()
+	return out
 }

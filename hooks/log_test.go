@@ -121,3 +121,9 @@ func TestLogStalledCloseWarns(t *testing.T) {
 	assert.Equal(t, "stalled", attrs(h.records[0])["cause"].String())
 	assert.Equal(t, slog.LevelInfo, h.records[1].Level, "close with Cause peer")
 }
+
+func TestFlags(t *testing.T) {
+	assert.Equal(t, []string{}, hooks.Flags(trackedconn.State{Closed: true}), "Closed is not among the flags")
+	assert.Equal(t, []string{"peer-closed", "read-shut", "write-shut", "reset", "timed-out"},
+		hooks.Flags(trackedconn.State{PeerClosed: true, ReadShut: true, WriteShut: true, Reset: true, TimedOut: true}), "every flag, in order")
+}

@@ -31,26 +31,6 @@ func userFrame(o trackedconn.Origin) string {
 	}
 }
 
-// stateFlags lists the set State booleans, as hooks.Log does.
-func stateFlags(s trackedconn.State) []string {
-	flags := []string{}
-	for _, f := range []struct {
-		set  bool
-		name string
-	}{
-		{s.PeerClosed, "peer-closed"},
-		{s.ReadShut, "read-shut"},
-		{s.WriteShut, "write-shut"},
-		{s.Reset, "reset"},
-		{s.TimedOut, "timed-out"},
-	} {
-		if f.set {
-			flags = append(flags, f.name)
-		}
-	}
-	return flags
-}
-
 func statsOf(group string, s trackedconn.Stats) groupStats {
 	return groupStats{group, s.Opened, s.Active, s.Closed, s.BytesRead, s.BytesWritten}
 }

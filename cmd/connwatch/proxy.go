@@ -491,7 +491,7 @@ func (p *proxy) logClose(log *slog.Logger, pr *pair, toUpstream, toClient int64)
 	upstream, upCause, upFlags := p.cfg.to, trackedconn.CauseNone, ""
 	if up := pr.upstreamConn(); up != nil {
 		us := up.State()
-		upstream, upCause, upFlags = us.RemoteAddr.String(), pr.cause(whoUpstream, us), strings.Join(stateFlags(us), ",")
+		upstream, upCause, upFlags = us.RemoteAddr.String(), pr.cause(whoUpstream, us), strings.Join(hooks.Flags(us), ",")
 	}
 	attrs := []any{
 		"client", cs.RemoteAddr.String(),
@@ -502,7 +502,7 @@ func (p *proxy) logClose(log *slog.Logger, pr *pair, toUpstream, toClient int64)
 		"client_to_upstream", toUpstream,
 		"upstream_to_client", toClient,
 		"duration", time.Since(pr.start),
-		"client_flags", strings.Join(stateFlags(cs), ","),
+		"client_flags", strings.Join(hooks.Flags(cs), ","),
 		"upstream_flags", upFlags,
 	}
 	if e := pr.end.Load(); e >= endDrain {
