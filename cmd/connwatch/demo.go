@@ -281,7 +281,7 @@ func (d *demo) row(name string, id, peer uint64) demoRow {
 		Side:         s.Side.String(),
 		ClosedFirst:  first.String(),
 		Cause:        s.Cause.String(),
-		Flags:        stateFlags(s),
+		Flags:        hooks.Flags(s),
 		BytesRead:    s.BytesRead,
 		BytesWritten: s.BytesWritten,
 		AgeMS:        float64(s.Age().Microseconds()) / 1000,
@@ -304,6 +304,22 @@ func (d *demo) pair() (client, server *trackedconn.Conn, err error) {
 	deadline := time.Now().Add(ioTimeout)
 	client.SetDeadline(deadline)
 	server.SetDeadline(deadline)
+	return client, server, nil
+}
+
+// greeted is pair, after the client wrote "hello" and the server read it.
+func (d *demo) greeted() (client, server *trackedconn.Conn, err error) {
+	client, server, err = d.pair()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err = client.Write([]byte("hello")); err == nil {
+		_, err = io.ReadFull(server, make([]byte, 5))
+	}
+	if err != nil {
+		closeBoth(client, server)
+		return nil, nil, err
+	}
 	return client, server, nil
 }
 

@@ -93,17 +93,11 @@ func runVanish(stdout, stderr io.Writer) int {
 }
 
 func (d *demo) vanish() (uint64, uint64, error) {
-	c, s, err := d.pair()
+	c, s, err := d.greeted()
 	if err != nil {
 		return 0, 0, err
 	}
 	defer closeBoth(c, s)
-	if _, err := c.Write([]byte("hello")); err != nil {
-		return 0, 0, err
-	}
-	if _, err := io.ReadFull(s, make([]byte, 5)); err != nil {
-		return 0, 0, err
-	}
 	d.probed(vanishName, "before", c.Probe())
 	if err := netns.Blackhole(true); err != nil {
 		return 0, 0, err
