@@ -223,11 +223,21 @@ func (p *prober) tcpInfoOf(fd uintptr) {
 func (p *prober) getTCPBuf() { p.ti = tcpInfoPool.Get().(*kernelTCPInfo) }
 func (p *prober) putTCPBuf() { tcpInfoPool.Put(p.ti); p.ti = nil }
 
-// closeProbers are the probers of looks at Close (lookTCP): a conn never
-// probed does not get a prober of its own just to be closed.
+// closeProber is what a look at the first Close works with (lookTCP): a
+// prober that is never shared, with its own result and TCP_INFO buffer, so
+// that a conn never probed does not get a prober of its own just to be
+// closed, and a look takes nothing from the other pools and no lock.
+type closeProber struct {
+	prober
+	res probeResult
+	ti  kernelTCPInfo
+}
+
 var closeProbers = sync.Pool{New: func() any {
-	p := &prober{tcp: true}
-	p.fn = p.peek
+	p := &closeProber{}
+	p.tcp = true
+	p.prober.res, p.prober.ti = &p.res, &p.ti
+	p.fn = p.peekTCP
 	return p
 }}
 
@@ -243,10 +253,11 @@ func lookTCP(c net.Conn, f uint32) (r probeResult, ok bool) {
 	if err != nil {
 		return probeResult{}, false
 	}
-	p := closeProbers.Get().(*prober)
-	p.rc = rc
-	r, err = p.run(p.fn, f, true)
-	p.rc = nil
+	p := closeProbers.Get().(*closeProber)
+	p.setInputs(f, true)
+	p.res = probeResult{}
+	err = rc.Control(p.fn)
+	r = p.res
 	closeProbers.Put(p)
 	return r, err == nil
 }
