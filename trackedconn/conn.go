@@ -31,6 +31,20 @@ var (
 	_ interface{ NetConn() net.Conn } = (*Conn)(nil)
 )
 
+// connCore is a Conn and its core in one allocation, for conns without
+// leak detection.
+type connCore struct {
+	conn Conn
+	core core
+}
+
+// coreLeak is a core and its leakWatch in one allocation, for conns with
+// leak detection.
+type coreLeak struct {
+	core  core
+	watch leakWatch
+}
+
 // Wrap returns a tracked conn that forwards to c, and fires EventOpen.
 // Wrapping a *Conn again returns it unchanged (opts are then ignored).
 // Wrap(nil) panics.
@@ -42,16 +56,30 @@ func Wrap(c net.Conn, opts ...Option) *Conn {
 		return t
 	}
 	cfg := newConfig(opts)
-	s := &core{
-		id:     lastID.Inc(),
-		opened: mono(),
-		cfg:    cfg,
-		group:  cfg.group,
-		inner:  c,
-		laddr:  c.LocalAddr(),
-		raddr:  c.RemoteAddr(),
+	var (
+		t *Conn
+		s *core
+	)
+	if cfg.leak {
+		// Two objects: the leak detector watches the *Conn, which must
+		// become unreachable while the group still holds the core.
+		b := new(coreLeak)
+		s = &b.core
+		s.leak = &b.watch
+		t = &Conn{s: s}
+	} else {
+		b := new(connCore) // one allocation instead of two
+		t, s = &b.conn, &b.core
+		t.s = s
 	}
-	t := &Conn{inner: c, s: s}
+	t.inner = c
+	s.id = lastID.Inc()
+	s.opened = mono()
+	s.cfg = cfg
+	s.group = cfg.group
+	s.inner = c
+	s.laddr = c.LocalAddr()
+	s.raddr = c.RemoteAddr()
 	if cfg.keepAlive != nil || cfg.userTimeout != 0 {
 		s.applySockOpts(c)
 	}
@@ -139,7 +167,7 @@ func (s *core) close() (first bool, err error) {
 		return false, nil
 	}
 	if s.cfg.leak {
-		s.cleanup.Stop()
+		s.leak.cleanup.Stop()
 	}
 	finished := false
 	defer func() {

@@ -218,31 +218,22 @@ func TestGroupAgeFilters(t *testing.T) {
 	t.Fatal("IdleFor was never fast enough to judge")
 }
 
-// TestGroupDoesNotKeepConnReachable: a Group holds the conn's internal
-// state, not the *Conn, so a dropped conn is collected while still listed.
-// Without leak detection nothing closes it: its entry stays in the group.
-func TestGroupDoesNotKeepConnReachable(t *testing.T) {
+// TestGroupKeepsDroppedConnListed: without leak detection a conn dropped
+// without Close stays in its group, its state readable, through garbage
+// collections, and nothing closes it. (With leak detection the group holds
+// only the conn's internal state, so that a dropped *Conn is collected:
+// TestLeak* cover that.)
+func TestGroupKeepsDroppedConnListed(t *testing.T) {
 	t.Parallel()
 	var g trackedconn.Group
 	rec := new(recorder)
-	collected := make(chan struct{})
 	inner := new(fakeConn)
 	func() {
 		c := trackedconn.Wrap(inner, trackedconn.WithGroup(&g), trackedconn.WithHook(rec), trackedconn.WithName("dropped"))
-		runtime.AddCleanup(c, func(ch chan struct{}) { close(ch) }, collected)
 		_, _ = c.Write([]byte("abc"))
 	}()
-	for i := 0; ; i++ {
+	for range 3 {
 		runtime.GC()
-		select {
-		case <-collected:
-		default:
-			if i < 100 {
-				continue
-			}
-			t.Fatal("the dropped *Conn was not collected after 100 GCs: something keeps it reachable")
-		}
-		break
 	}
 	st := g.Conns()
 	require.Len(t, st, 1, "without leak detection the dropped conn stays listed")

@@ -5,7 +5,7 @@ import "runtime"
 // originDepth is how many frames of the wrapping stack leak detection keeps.
 const originDepth = 32
 
-// watchLeak records where t was wrapped and arranges for s to be reclaimed
+// watchLeak records in s.leak where t was wrapped and arranges for s to be reclaimed
 // if t becomes unreachable without Close. It must be called by Wrap
 // itself: the stack it records starts at Wrap's caller (user code for
 // Wrap, the listener's Accept or the dialer's DialContext for their conns,
@@ -17,8 +17,23 @@ const originDepth = 32
 func watchLeak(t *Conn, s *core) {
 	var pcs [originDepth]uintptr
 	n := runtime.Callers(3, pcs[:]) // skip Callers, watchLeak, Wrap
-	s.origin = append(Origin(nil), pcs[:n]...)
-	s.cleanup = runtime.AddCleanup(t, reclaim, s)
+	s.leak.origin = append(Origin(nil), pcs[:n]...)
+	s.leak.cleanup = runtime.AddCleanup(t, reclaim, s)
+}
+
+// leakWatch is what leak detection keeps of a conn, apart from its core so
+// that conns without it do not carry the space.
+type leakWatch struct {
+	origin  Origin
+	cleanup runtime.Cleanup
+}
+
+// origin returns where the conn was wrapped, if leak detection is on.
+func (s *core) origin() Origin {
+	if s.leak == nil {
+		return nil
+	}
+	return s.leak.origin
 }
 
 // reclaim closes the inner conn of a tracked conn that became unreachable

@@ -2,7 +2,6 @@ package trackedconn
 
 import (
 	"net"
-	"runtime"
 	"time"
 
 	"go.uber.org/atomic"
@@ -75,9 +74,7 @@ type core struct {
 	inner  net.Conn
 	laddr  net.Addr
 	raddr  net.Addr
-	origin Origin
-
-	cleanup runtime.Cleanup // leak detection only
+	leak   *leakWatch // leak detection only
 
 	// probe caches the descriptor Probe peeks at (see probe.go).
 	probe atomic.Pointer[prober]
@@ -112,7 +109,7 @@ func (s *core) state() State {
 		Reset:        f&flagReset != 0,
 		TimedOut:     f&flagTimedOut != 0,
 		Cause:        Cause(f >> causeShift & causeMask),
-		Origin:       s.origin,
+		Origin:       s.origin(),
 		closed:       isClosed(f),
 	}
 }
