@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/connwatch/connwatch/internal/wrapopt"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
@@ -17,7 +18,7 @@ import (
 // Listener is safe for concurrent use.
 type Listener struct {
 	inner net.Listener
-	opt   trackedconn.Option // built once: the user's options + side, hook, group
+	opt   trackedconn.Option // built once: the user's options + side, close count, group
 	group trackedconn.Group
 
 	closed    atomic.Bool   // Close or Shutdown began: Accept hands out no more conns
@@ -25,7 +26,7 @@ type Listener struct {
 	closeOnce sync.Once     //
 	accepting atomic.Int64  // Accepts between the inner Accept and the group
 	acceptErr atomic.Uint64 // failed Accepts, not counting those after Close
-	finished  atomic.Uint64 // conns whose EventClose reached the last hook
+	finished  atomic.Uint64 // conns whose EventClose hooks have all returned
 	draining  atomic.Bool   // a Shutdown waits: closes must call notify
 
 	mu    sync.Mutex    // guards waitc
@@ -69,19 +70,16 @@ func Wrap(l net.Listener, opts ...trackedconn.Option) *Listener {
 	all = append(all, opts...)
 	all = append(all,
 		trackedconn.WithSide(trackedconn.SideServer),
-		trackedconn.WithHook(trackedconn.HookFunc(t.connEvent)), // last: runs after the user's hooks
+		wrapopt.AfterClose(t.connFinished).(trackedconn.Option), // runs after the user's hooks
 		trackedconn.WithGroup(&t.group),
 	)
 	t.opt = trackedconn.Options(all...)
 	return t
 }
 
-// connEvent counts the conns whose EventClose hooks have all run, and
-// wakes a waiting Shutdown.
-func (l *Listener) connEvent(e trackedconn.Event, _ trackedconn.State) {
-	if e != trackedconn.EventClose {
-		return
-	}
+// connFinished counts a conn whose EventClose hooks have all returned,
+// and wakes a waiting Shutdown.
+func (l *Listener) connFinished() {
 	l.finished.Add(1)
 	if l.draining.Load() {
 		l.notify()

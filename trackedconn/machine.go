@@ -187,7 +187,7 @@ func (s *core) doneEmitting() {
 		}
 		if s.flags.CompareAndSwap(old, n) {
 			if fire {
-				s.emit(EventClose)
+				s.fireClose()
 			}
 			return
 		}
@@ -330,10 +330,19 @@ func (s *core) finish() {
 		}
 		if s.flags.CompareAndSwap(old, n) {
 			if n&flagCloseFired != 0 {
-				s.emit(EventClose)
+				s.fireClose()
 			}
 			return
 		}
+	}
+}
+
+// fireClose fires EventClose, then tells the conn's listener (afterClose)
+// that its hooks have returned.
+func (s *core) fireClose() {
+	s.emit(EventClose)
+	if f := s.cfg.afterClose; f != nil {
+		f()
 	}
 }
 

@@ -3,6 +3,8 @@ package trackedconn
 import (
 	"net"
 	"time"
+
+	"github.com/connwatch/connwatch/internal/wrapopt"
 )
 
 // Hook receives the lifecycle events of tracked conns. ConnEvent runs
@@ -41,6 +43,9 @@ type config struct {
 	hooks []Hook
 	group *Group
 	leak  bool
+	// afterClose runs once EventClose's hooks have returned
+	// (wrapopt.AfterClose); the last one given wins.
+	afterClose func()
 
 	keepAlive   *net.KeepAliveConfig // WithKeepAlive
 	userTimeout time.Duration        // WithUserTimeout; 0: leave the socket's
@@ -57,6 +62,9 @@ func (c *config) apply(dst *config) {
 		dst.group = c.group
 	}
 	dst.leak = dst.leak || c.leak
+	if c.afterClose != nil {
+		dst.afterClose = c.afterClose
+	}
 	if c.keepAlive != nil {
 		dst.keepAlive = c.keepAlive
 	}
@@ -67,6 +75,12 @@ func (c *config) apply(dst *config) {
 }
 
 type optionFunc func(*config)
+
+func init() {
+	wrapopt.AfterClose = func(f func()) any {
+		return Option(optionFunc(func(c *config) { c.afterClose = f }))
+	}
+}
 
 func (f optionFunc) apply(c *config) { f(c) }
 
