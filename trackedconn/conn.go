@@ -73,7 +73,6 @@ func Wrap(c net.Conn, opts ...Option) *Conn {
 		t.s = s
 	}
 	t.inner = c
-	s.id = lastID.Inc()
 	s.opened = mono()
 	s.cfg = cfg
 	s.group = cfg.group
@@ -288,8 +287,11 @@ func deadlinePassed(d int64) bool {
 // NetConn returns the wrapped conn. I/O done on it directly is not tracked.
 func (c *Conn) NetConn() net.Conn { return c.inner }
 
-// ID returns the conn's process-unique ID, never 0.
-func (c *Conn) ID() uint64 { return c.s.id }
+// ID returns the conn's process-unique ID, never 0. A conn takes its ID
+// the first time one is asked of it (by ID, State, a hook or a group's
+// listing), so that a conn nobody looks at costs no shared counter: IDs
+// are unique, but not always in the order the conns were wrapped.
+func (c *Conn) ID() uint64 { return c.s.getID() }
 
 // State returns a snapshot of the conn's state. It takes no lock.
 func (c *Conn) State() State { return c.s.state() }

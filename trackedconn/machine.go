@@ -55,6 +55,15 @@ func monoTime(v int64) time.Time {
 
 var lastID atomic.Uint64
 
+// getID returns the conn's ID, taking the next one on first use.
+func (s *core) getID() uint64 {
+	if id := s.id.Load(); id != 0 {
+		return id
+	}
+	s.id.CompareAndSwap(0, lastID.Inc())
+	return s.id.Load()
+}
+
 // core is the state of one tracked conn. Groups and the leak detector hold
 // the core, never the *Conn, so that a dropped *Conn becomes unreachable.
 type core struct {
@@ -67,8 +76,8 @@ type core struct {
 	rdeadline atomic.Int64 // read deadline set through the wrapper (deadlineValue)
 	wdeadline atomic.Int64 // write deadline set through the wrapper (deadlineValue)
 
-	id     uint64
-	opened int64 // mono
+	id     atomic.Uint64 // 0 until first asked for (getID)
+	opened int64         // mono
 	cfg    *config
 	group  *Group
 	inner  net.Conn
@@ -91,7 +100,7 @@ func (s *core) state() State {
 		closedAt = s.closedAt.Load()
 	}
 	return State{
-		ID:           s.id,
+		ID:           s.getID(),
 		Name:         s.cfg.name,
 		Side:         s.cfg.side,
 		LocalAddr:    s.laddr,

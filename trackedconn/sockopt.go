@@ -15,12 +15,12 @@ func (s *core) applySockOpts(c net.Conn) {
 	}
 	if ka := s.cfg.keepAlive; ka != nil {
 		if err := tc.SetKeepAliveConfig(*ka); err != nil {
-			slog.Error("trackedconn: WithKeepAlive", "conn", s.id, "err", err)
+			slog.Error("trackedconn: WithKeepAlive", "conn", s.getID(), "err", err)
 		}
 	}
 	if d := s.cfg.userTimeout; d > 0 {
 		if err := setUserTimeout(tc, d); err != nil {
-			slog.Error("trackedconn: WithUserTimeout", "conn", s.id, "err", err)
+			slog.Error("trackedconn: WithUserTimeout", "conn", s.getID(), "err", err)
 		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 // snapshot as a whole is not taken under a lock, so two fields may come from
 // instants a few nanoseconds apart (BytesRead may be ahead of LastReadAt).
 type State struct {
-	ID         uint64   // unique per process, never 0
+	ID         uint64   // unique per process, never 0 (see Conn.ID)
 	Name       string   // from WithName ("" if none)
 	Side       Side     // SideUnknown (bare Wrap), SideServer (accepted), SideClient (dialed)
 	LocalAddr  net.Addr // as the inner conn reported it at wrap time
