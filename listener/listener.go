@@ -19,15 +19,20 @@ import (
 type Listener struct {
 	inner net.Listener
 	opt   trackedconn.Option // built once: the user's options + side, close count, group
-	group trackedconn.Group
 
+	// What Accept writes and reads, apart from what closing conns write
+	// (finished, the group): on a server, conns are accepted on one CPU
+	// and closed on others.
 	closed    atomic.Bool   // Close or Shutdown began: Accept hands out no more conns
-	closeErr  error         // the inner Close's error, set once by closeOnce
-	closeOnce sync.Once     //
+	draining  atomic.Bool   // a Shutdown waits: closes must call notify
 	accepting atomic.Int64  // Accepts between the inner Accept and the group
 	acceptErr atomic.Uint64 // failed Accepts, not counting those after Close
+	_         [64]byte      // a cache line
+
 	finished  atomic.Uint64 // conns whose EventClose hooks have all returned
-	draining  atomic.Bool   // a Shutdown waits: closes must call notify
+	group     trackedconn.Group
+	closeErr  error     // the inner Close's error, set once by closeOnce
+	closeOnce sync.Once //
 
 	mu    sync.Mutex    // guards waitc
 	waitc chan struct{} // closed and reset by notify; nil if nobody waits
