@@ -71,6 +71,11 @@ func getTCPInfo(fd uintptr, ti *kernelTCPInfo) bool {
 	return errno == 0
 }
 
+// stalledKernel is stalled on the kernel's struct, without converting it.
+func stalledKernel(k *kernelTCPInfo) bool {
+	return k.Unacked > 0 && uint32(k.Retransmits) >= stallRetransmits || uint32(k.Probes) >= stallProbes
+}
+
 // tcpInfoFrom converts the kernel's view into a TCPInfo.
 func tcpInfoFrom(k *kernelTCPInfo) TCPInfo {
 	state := ""
@@ -153,13 +158,15 @@ func (p *prober) peekTCP(fd uintptr) {
 	if !getTCPInfo(fd, ti) {
 		return
 	}
-	p.res.info, p.res.hasInfo = tcpInfoFrom(ti), true
+	if !p.atClose { // a look at Close wants the judgment only
+		p.res.info, p.res.hasInfo = tcpInfoFrom(ti), true
+	}
 	switch ti.State {
 	case tcpEstablished, tcpFinWait1, tcpFinWait2:
 		switch {
 		case !p.readShut && !p.atClose && inq(fd) > 0:
 			p.res.l = LivenessReadable
-		case stalled(&p.res.info):
+		case stalledKernel(ti):
 			p.res.l = LivenessStalled
 		default:
 			p.res.l = LivenessOpen
