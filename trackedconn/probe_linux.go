@@ -71,7 +71,11 @@ func getTCPInfo(fd uintptr, ti *kernelTCPInfo) bool {
 	return errno == 0
 }
 
-// stalledKernel is stalled on the kernel's struct, without converting it.
+// stalledKernel reports whether the kernel's view shows a peer that stopped
+// answering: data is in flight and a retransmission timeout fired with no
+// acknowledgment since, or keepalive (or zero-window) probes went
+// unanswered twice in a row. A live peer that stopped reading keeps
+// acknowledging (its zero window answers the probes) and is not stalled.
 func stalledKernel(k *kernelTCPInfo) bool {
 	return k.Unacked > 0 && uint32(k.Retransmits) >= stallRetransmits || uint32(k.Probes) >= stallProbes
 }

@@ -37,15 +37,6 @@ const (
 	stallProbes = 2
 )
 
-// stalled reports whether the kernel's view shows a peer that stopped
-// answering: data is in flight and a retransmission timeout fired with no
-// acknowledgment since, or keepalive (or zero-window) probes went
-// unanswered twice in a row. A live peer that stopped reading keeps
-// acknowledging (its zero window answers the probes) and is not stalled.
-func stalled(ti *TCPInfo) bool {
-	return ti.Unacked > 0 && ti.Retransmits >= stallRetransmits || ti.Probes >= stallProbes
-}
-
 // TCPInfo returns the kernel's view of the conn's TCP socket, read with one
 // getsockopt, also beneath a *tls.Conn or another conn with a NetConn
 // method. It never blocks and never reads. It returns an error matching
