@@ -236,6 +236,38 @@ func TestShutdownInTime(t *testing.T) {
 	srv.wait()
 }
 
+// Shutdown returns only once the EventClose hooks of every conn have
+// returned, also when a hook is still running after the conn's Close.
+func TestShutdownWaitsForCloseHooks(t *testing.T) {
+	release := make(chan struct{})
+	inHook := make(chan struct{})
+	hook := trackedconn.HookFunc(func(e trackedconn.Event, _ trackedconn.State) {
+		if e == trackedconn.EventClose {
+			close(inHook)
+			<-release
+		}
+	})
+	ln := listen(t, trackedconn.WithHook(hook))
+	srv := serve(ln, func(c net.Conn) { _ = c.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	<-inHook // the handler's Close is in the hook
+
+	done := make(chan error, 1)
+	go func() { done <- ln.Shutdown(context.Background()) }()
+	<-srv.stopped // Shutdown has closed the listener
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v while an EventClose hook was running", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-done, "Shutdown once the hook returned")
+	assert.Equal(t, trackedconn.Stats{Opened: 1, Closed: 1}, ln.Stats())
+	srv.wait()
+}
+
 // Shutdown may be called concurrently; every call waits.
 func TestShutdownConcurrent(t *testing.T) {
 	rec := newRecorder()

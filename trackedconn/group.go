@@ -10,8 +10,9 @@ import (
 // Group is a live set of tracked conns, with cumulative counters. A conn
 // given WithGroup(g) is in g from wrap until its first Close (or until the
 // leak detector reclaims it). A zero Group is ready to use. A Group holds the
-// conns' internal state, never the *Conn, so it does not keep a dropped conn
-// reachable.
+// conns' internal state, never the *Conn: with leak detection that state is
+// apart from the *Conn, so a conn dropped without Close becomes unreachable
+// and is reclaimed (without it, a dropped conn stays listed until Close).
 //
 // Group is safe for concurrent use.
 type Group struct {

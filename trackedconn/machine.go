@@ -65,7 +65,9 @@ func (s *core) getID() uint64 {
 }
 
 // core is the state of one tracked conn. Groups and the leak detector hold
-// the core, never the *Conn, so that a dropped *Conn becomes unreachable.
+// the core, never the *Conn, so that with leak detection (which allocates
+// the two apart, where Wrap otherwise allocates them together) a dropped
+// *Conn becomes unreachable.
 type core struct {
 	flags     atomic.Uint32
 	nread     atomic.Int64
