@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/connwatch/connwatch/trackedconn"
 )
@@ -26,6 +27,41 @@ func waitTCPState(t *testing.T, c *trackedconn.Conn, want string) {
 		require.True(t, time.Now().Before(deadline), "TCP state %q, want %q", ti.State, want)
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// waitRawTCPState waits until the kernel shows the TCP state want for the
+// raw conn c, reading TCP_INFO through c itself, so that a wrapper of c
+// neither records anything nor builds the prober that Probe and TCPInfo
+// keep (with which its first Close would not take the look it takes
+// otherwise).
+func waitRawTCPState(t *testing.T, c *net.TCPConn, want string) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	require.NoError(t, err, "SyscallConn")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var (
+			ti   *unix.TCPInfo
+			gerr error
+		)
+		require.NoError(t, rc.Control(func(fd uintptr) { ti, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }))
+		require.NoError(t, gerr, "TCP_INFO")
+		if got := tcpStateName(ti.State); got == want {
+			return
+		} else {
+			require.True(t, time.Now().Before(deadline), "TCP state %q, want %q", got, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// tcpStateName names a Linux TCP state as TCPInfo.State does.
+func tcpStateName(s uint8) string {
+	names := [...]string{1: "established", 2: "syn-sent", 3: "syn-recv", 4: "fin-wait-1", 5: "fin-wait-2", 6: "time-wait", 7: "close", 8: "close-wait", 9: "last-ack", 10: "listen", 11: "closing"}
+	if int(s) < len(names) {
+		return names[s]
+	}
+	return ""
 }
 
 // rawRead reads once from c's descriptor behind the wrapper's back, as
@@ -47,13 +83,16 @@ func rawRead(t *testing.T, c *trackedconn.Conn) (int, error) {
 
 // The first Close looks at the socket once when nothing terminal was
 // recorded, so that the Cause says who ended the conn even when nobody
-// read the end, or when something else read it from the descriptor.
+// read the end, or when something else read it from the descriptor. Each
+// case runs on a conn never probed (the look reads TCP_INFO with a prober
+// of the pool's) and on one that a Probe gave a prober of its own (the look
+// is a probe).
 func TestCauseRefinedAtClose(t *testing.T) {
 	tests := []struct {
 		name      string
 		peer      func(t *testing.T, s *net.TCPConn)
 		settle    string // TCP state to wait for before the steps
-		steps     func(t *testing.T, c *trackedconn.Conn)
+		steps     func(t *testing.T, c *trackedconn.Conn, raw *net.TCPConn)
 		want      trackedconn.Cause
 		wantEvent trackedconn.Event // fired by the look before Close
 	}{
@@ -76,7 +115,7 @@ func TestCauseRefinedAtClose(t *testing.T) {
 			name:   "FIN taken by a raw read",
 			peer:   func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
 			settle: "close-wait",
-			steps: func(t *testing.T, c *trackedconn.Conn) {
+			steps: func(t *testing.T, c *trackedconn.Conn, _ *net.TCPConn) {
 				n, err := rawRead(t, c)
 				require.NoError(t, err, "raw read of the FIN")
 				require.Zero(t, n, "raw read of the FIN")
@@ -89,10 +128,10 @@ func TestCauseRefinedAtClose(t *testing.T) {
 			name:   "RST answering our write after the FIN",
 			peer:   func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
 			settle: "close-wait",
-			steps: func(t *testing.T, c *trackedconn.Conn) {
+			steps: func(t *testing.T, c *trackedconn.Conn, raw *net.TCPConn) {
 				_, err := c.Write([]byte("PING"))
 				require.NoError(t, err, "the write after the FIN succeeds (CLOSE_WAIT)")
-				waitTCPState(t, c, "close")
+				waitRawTCPState(t, raw, "close")
 			},
 			want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
 		},
@@ -111,7 +150,7 @@ func TestCauseRefinedAtClose(t *testing.T) {
 				require.NoError(t, s.Close())
 			},
 			settle: "close",
-			steps: func(t *testing.T, c *trackedconn.Conn) {
+			steps: func(t *testing.T, c *trackedconn.Conn, _ *net.TCPConn) {
 				_, err := rawRead(t, c)
 				require.ErrorIs(t, err, syscall.ECONNRESET, "raw read of the RST")
 			},
@@ -119,31 +158,40 @@ func TestCauseRefinedAtClose(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, s := tcpPair(t)
-			tc, rec := wrapRec(c)
-			if tt.peer != nil {
-				tt.peer(t, s)
+		for _, probed := range []bool{false, true} {
+			name := tt.name + "/unprobed"
+			if probed {
+				name = tt.name + "/probed"
 			}
-			waitTCPState(t, tc, tt.settle)
-			if tt.steps != nil {
-				tt.steps(t, tc)
-			}
-			require.NoError(t, tc.Close(), "Close")
-			st := tc.State()
-			assert.Equal(t, tt.want, st.Cause, "Cause")
-			ev := rec.events()
-			if tt.wantEvent != trackedconn.EventOpen {
-				assert.Equal(t, []trackedconn.Event{trackedconn.EventOpen, tt.wantEvent, trackedconn.EventClose}, ev, "events")
-			} else {
-				assert.Equal(t, []trackedconn.Event{trackedconn.EventOpen, trackedconn.EventClose}, ev, "events")
-			}
-			switch tt.want {
-			case trackedconn.CausePeer:
-				assert.True(t, st.PeerClosed, "PeerClosed")
-			case trackedconn.CauseReset:
-				assert.True(t, st.Reset, "Reset")
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				c, s := tcpPair(t)
+				tc, rec := wrapRec(c)
+				if probed {
+					require.Equal(t, trackedconn.LivenessOpen, tc.Probe(), "Probe before the peer acts")
+				}
+				if tt.peer != nil {
+					tt.peer(t, s)
+				}
+				waitRawTCPState(t, c, tt.settle)
+				if tt.steps != nil {
+					tt.steps(t, tc, c)
+				}
+				require.NoError(t, tc.Close(), "Close")
+				st := tc.State()
+				assert.Equal(t, tt.want, st.Cause, "Cause")
+				ev := rec.events()
+				if tt.wantEvent != trackedconn.EventOpen {
+					assert.Equal(t, []trackedconn.Event{trackedconn.EventOpen, tt.wantEvent, trackedconn.EventClose}, ev, "events")
+				} else {
+					assert.Equal(t, []trackedconn.Event{trackedconn.EventOpen, trackedconn.EventClose}, ev, "events")
+				}
+				switch tt.want {
+				case trackedconn.CausePeer:
+					assert.True(t, st.PeerClosed, "PeerClosed")
+				case trackedconn.CauseReset:
+					assert.True(t, st.Reset, "Reset")
+				}
+			})
+		}
 	}
 }
