@@ -46,11 +46,11 @@ func waitRawTCPState(t *testing.T, c *net.TCPConn, want string) {
 		)
 		require.NoError(t, rc.Control(func(fd uintptr) { ti, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }))
 		require.NoError(t, gerr, "TCP_INFO")
-		if got := tcpStateName(ti.State); got == want {
+		got := tcpStateName(ti.State)
+		if got == want {
 			return
-		} else {
-			require.True(t, time.Now().Before(deadline), "TCP state %q, want %q", got, want)
 		}
+		require.True(t, time.Now().Before(deadline), "TCP state %q, want %q", got, want)
 		time.Sleep(time.Millisecond)
 	}
 }
