@@ -13,6 +13,8 @@ FUZZTIME_SHORT ?= 5s
 FUZZTIME ?= 60s
 
 # Extra flags for `go test` in `make test`, e.g. TESTFLAGS='-run TestProbe -v'.
+# The shell splits them into words; quote inside what it must not split or
+# take as a pipe: TESTFLAGS="-run 'TestProbe|TestClose' -v".
 TESTFLAGS ?=
 
 # Cross-vet matrix for the root module (vet type-checks test files too).
