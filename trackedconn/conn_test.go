@@ -117,13 +117,17 @@ func TestIDUniqueAndNonZero(t *testing.T) {
 // get the same one, and it does not change afterwards.
 func TestIDFirstUseIsShared(t *testing.T) {
 	t.Parallel()
-	for range 100 {
+	for range 1000 {
 		c := trackedconn.Wrap(nopConn{}) // no hook: nothing asks for the ID at Wrap
 		const n = 4
 		got := make([]uint64, n)
-		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var ready, done sync.WaitGroup
 		for i := range n {
-			wg.Go(func() {
+			ready.Add(1)
+			done.Go(func() {
+				ready.Done()
+				<-start
 				if i%2 == 0 {
 					got[i] = c.ID()
 				} else {
@@ -131,7 +135,9 @@ func TestIDFirstUseIsShared(t *testing.T) {
 				}
 			})
 		}
-		wg.Wait()
+		ready.Wait()
+		close(start)
+		done.Wait()
 		for i := range n {
 			require.NotZero(t, got[i])
 			require.Equal(t, got[0], got[i], "goroutine %d saw another ID", i)
