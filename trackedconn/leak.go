@@ -5,8 +5,8 @@ import "runtime"
 // originDepth is how many frames of the wrapping stack leak detection keeps.
 const originDepth = 32
 
-// watchLeak records in s.leak where t was wrapped and arranges for s to be reclaimed
-// if t becomes unreachable without Close. It must be called by Wrap
+// watchLeak records in s.leak where t was wrapped and arranges for s to be
+// reclaimed if t becomes unreachable without Close. It must be called by Wrap
 // itself: the stack it records starts at Wrap's caller (user code for
 // Wrap, the listener's Accept or the dialer's DialContext for their conns,
 // followed by their callers).

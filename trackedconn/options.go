@@ -76,13 +76,14 @@ func (c *config) apply(dst *config) {
 
 type optionFunc func(*config)
 
+func (f optionFunc) apply(c *config) { f(c) }
+
+// The options only connwatch's own packages give (see wrapopt).
 func init() {
 	wrapopt.AfterClose = func(f func()) any {
 		return Option(optionFunc(func(c *config) { c.afterClose = f }))
 	}
 }
-
-func (f optionFunc) apply(c *config) { f(c) }
 
 // noOptions is the configuration of a bare Wrap(c).
 var noOptions = &config{}
