@@ -2,24 +2,42 @@
 
 package trackedconn
 
-import "golang.org/x/sys/unix"
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+)
 
 // sockKindOf tells whether fd is a stream socket that a one-byte peek
 // can judge (datagram sockets have no FIN, and an empty datagram reads as
-// zero bytes).
+// zero bytes). Only Linux consults the TCP state: here a peek works the
+// same on any stream socket.
 func sockKindOf(fd uintptr) sockKind {
 	typ, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil || typ != unix.SOCK_STREAM {
 		return sockUnknown
 	}
-	if isTCP(fd) {
-		return sockTCP
-	}
 	return sockStream
+}
+
+// recvPeek runs recv(MSG_PEEK|MSG_DONTWAIT) into b. (unix.Recvfrom
+// allocates its address buffer, about 100 bytes per probe.)
+func recvPeek(fd uintptr, b []byte) (int, unix.Errno) {
+	n, _, err := unix.Recvfrom(int(fd), b, unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err == nil {
+		return n, 0
+	}
+	var errno unix.Errno
+	if !errors.As(err, &errno) {
+		return 0, unix.EINVAL // nothing known
+	}
+	return 0, errno
 }
 
 // peek runs recv(MSG_PEEK|MSG_DONTWAIT) of one byte on fd: it neither
 // blocks nor consumes data. It runs under p.mu, inside RawConn.Control.
+// Without the TCP state a FIN behind queued data shows only once the data
+// is read.
 func (p *prober) peek(fd uintptr) {
 	var (
 		n     int
@@ -36,13 +54,9 @@ func (p *prober) peek(fd uintptr) {
 		switch {
 		case n > 0:
 			p.res.l = LivenessReadable
-			p.res.fin = p.tcp && !p.finKnown && finReceived(fd)
 		case p.readShut:
 			// After our own shutdown(SHUT_RD) a receive returns 0 whatever
-			// the peer did.
-			if p.tcp {
-				p.res.l = readShutLiveness(fd)
-			}
+			// the peer did: nothing known.
 		default:
 			p.res.l = LivenessPeerClosed
 		}
@@ -51,8 +65,8 @@ func (p *prober) peek(fd uintptr) {
 	case unix.ECONNRESET, unix.ECONNABORTED, unix.EPIPE:
 		p.res.l = LivenessReset
 	case unix.ETIMEDOUT, unix.EHOSTUNREACH, unix.ENETUNREACH, unix.EHOSTDOWN, unix.ENETDOWN, unix.ENETRESET:
-		// A pending socket error, handed to this receive (and, on Linux,
-		// forgotten by the kernel): the conn is broken, but not reset.
+		// A pending socket error, handed to this receive: the conn is
+		// broken, but not reset.
 		p.res.err = errno
 	default: // ENOTSOCK, ENOTCONN, EBADF, ...: nothing known
 	}
