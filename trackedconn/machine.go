@@ -12,13 +12,12 @@ import (
 // Bits of core.flags. The low byte holds the State booleans; above them the
 // first terminal cause seen (peer, reset, error) and the final cause.
 const (
-	flagClosed uint32 = 1 << iota
+	flagClosed uint32 = 1 << iota // the first Close has begun; Cause is decided
 	flagPeerClosed
 	flagReadShut
 	flagWriteShut
 	flagReset
 	flagTimedOut
-	flagClosing // the first Close has begun; Cause is decided
 	// flagEOF: nothing is left to read: a read returned io.EOF, or Probe
 	// found the FIN with no data before it. flagPeerClosed without flagEOF
 	// means the FIN is known (Probe saw CLOSE_WAIT) but data is still
@@ -145,7 +144,7 @@ func (s *core) recordTerminal(term Cause) {
 	for {
 		old := s.flags.Load()
 		n := nextFlags(old, 0, flagTimedOut, term)
-		if old&flagClosing != 0 || n == old || s.flags.CompareAndSwap(old, n) {
+		if old&flagClosed != 0 || n == old || s.flags.CompareAndSwap(old, n) {
 			return
 		}
 	}
@@ -168,7 +167,7 @@ func nextFlags(old, set, clear uint32, term Cause) uint32 {
 func (s *core) transition(set, clear, bit uint32, term Cause, e Event) {
 	for {
 		old := s.flags.Load()
-		if old&flagClosing != 0 {
+		if old&flagClosed != 0 {
 			return
 		}
 		n := nextFlags(old, set, clear, term)
@@ -222,7 +221,7 @@ func (s *core) deadlineHit(read bool) {
 func (s *core) setTimedOut() {
 	for {
 		old := s.flags.Load()
-		if old&(flagClosing|flagTimedOut) != 0 || s.flags.CompareAndSwap(old, old|flagTimedOut) {
+		if old&(flagClosed|flagTimedOut) != 0 || s.flags.CompareAndSwap(old, old|flagTimedOut) {
 			return
 		}
 	}
@@ -240,7 +239,7 @@ func (s *core) succeeded() {
 func (s *core) clearTimedOut() {
 	for {
 		old := s.flags.Load()
-		if old&flagTimedOut == 0 || old&flagClosing != 0 || s.flags.CompareAndSwap(old, old&^flagTimedOut) {
+		if old&flagTimedOut == 0 || old&flagClosed != 0 || s.flags.CompareAndSwap(old, old&^flagTimedOut) {
 			return
 		}
 	}
@@ -301,7 +300,7 @@ func (s *core) beginClose(forced Cause, stalled bool) bool {
 	s.closedAt.CompareAndSwap(0, mono())
 	for {
 		old := s.flags.Load()
-		if old&flagClosing != 0 {
+		if old&flagClosed != 0 {
 			return false
 		}
 		cause := forced
@@ -319,7 +318,7 @@ func (s *core) beginClose(forced Cause, stalled bool) bool {
 		}
 		// One step sets Closed with the Cause: no snapshot sees one
 		// without the other.
-		if s.flags.CompareAndSwap(old, old|flagClosing|flagClosed|uint32(cause)<<causeShift) {
+		if s.flags.CompareAndSwap(old, old|flagClosed|uint32(cause)<<causeShift) {
 			return true
 		}
 	}

@@ -64,7 +64,7 @@ func (c *Conn) Probe() Liveness {
 // recordedLiveness answers Probe from the flags, if they tell.
 func recordedLiveness(f uint32) (Liveness, bool) {
 	switch {
-	case f&flagClosing != 0:
+	case f&flagClosed != 0:
 		return LivenessClosed, true
 	case f&flagReset != 0:
 		return LivenessReset, true
@@ -102,7 +102,7 @@ func (s *core) probeFull(info *TCPInfo, atClose bool) (Liveness, bool) {
 	r, err := p.run(p.fn, f, atClose)
 	if err != nil {
 		// The descriptor is gone, maybe closed by a concurrent Close.
-		if s.flags.Load()&flagClosing != 0 {
+		if s.flags.Load()&flagClosed != 0 {
 			return LivenessClosed, false
 		}
 		return LivenessUnknown, false
@@ -305,7 +305,7 @@ func rawConnKind(x any) (rc syscall.RawConn, tcp bool) {
 // building the conn's prober.
 func (s *core) lookBeforeClose() bool {
 	f := s.flags.Load()
-	if f&flagClosing != 0 || f>>termShift&causeMask != 0 {
+	if f&flagClosed != 0 || f>>termShift&causeMask != 0 {
 		return false
 	}
 	if s.probe.Load() == nil {
