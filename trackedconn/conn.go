@@ -168,18 +168,10 @@ func (s *core) close() (first bool, err error) {
 	if s.cfg.leak {
 		s.leak.cleanup.Stop()
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			// The inner Close panicked: finish the bookkeeping (the
-			// group, EventClose), then let the panic go on.
-			s.finish()
-		}
-	}()
-	err = s.inner.Close()
-	finished = true
-	s.finish()
-	return true, err
+	// After the inner Close returns, and also if it panics: the group and
+	// EventClose are finished, then the panic goes on.
+	defer s.finish()
+	return true, s.inner.Close()
 }
 
 func (s *core) errClosed(op string) error {
