@@ -197,17 +197,6 @@ func copyKernel(dst, src any, to, from *core, limit int64, op string, self *core
 	return n, true, nil
 }
 
-// countCopied counts n bytes that a copy moved from the conn of from into
-// the conn of to (either nil when untracked).
-func countCopied(to, from *core, n int64) {
-	if to != nil {
-		to.countWrite(n)
-	}
-	if from != nil {
-		from.countRead(n)
-	}
-}
-
 // opError wraps err in a *net.OpError for s's conn, unless it is one.
 func (s *core) opError(op string, err error) error {
 	var oe *net.OpError

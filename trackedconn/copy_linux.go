@@ -284,3 +284,14 @@ func closePipe(fds [2]int) {
 	unix.Close(fds[0])
 	unix.Close(fds[1])
 }
+
+// countCopied counts n bytes that a copy moved from the conn of from into
+// the conn of to (either nil when untracked).
+func countCopied(to, from *core, n int64) {
+	if to != nil {
+		to.countWrite(n)
+	}
+	if from != nil {
+		from.countRead(n)
+	}
+}

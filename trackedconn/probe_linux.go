@@ -3,6 +3,7 @@ package trackedconn
 import (
 	"net"
 	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -70,6 +71,21 @@ func getTCPInfo(fd uintptr, ti *kernelTCPInfo) bool {
 		uintptr(unsafe.Pointer(ti)), uintptr(unsafe.Pointer(&n)), 0)
 	return errno == 0
 }
+
+// Stall thresholds of the rule in stalledKernel (see the package doc).
+const (
+	// stallRetransmits is how many retransmission timeouts in a row, with
+	// no acknowledgment since, make a conn with data in flight stalled.
+	stallRetransmits = 1
+	// stallProbes is how many keepalive or zero-window probes in a row
+	// must go unanswered. A live peer answers each within one round trip,
+	// and the kernel counts the unanswered ones from zero again at every
+	// acknowledgment; one probe may be in flight, two in a row are not.
+	stallProbes = 2
+)
+
+// usec converts the kernel's microsecond counts.
+func usec(v uint32) time.Duration { return time.Duration(v) * time.Microsecond }
 
 // stalledKernel reports whether the kernel's view shows a peer that stopped
 // answering: data is in flight and a retransmission timeout fired with no

@@ -9,8 +9,6 @@ type probeScratch struct {
 	buf [1]byte
 }
 
-type kernelTCPInfo struct{}
-
 func (p *prober) getTCPBuf() {}
 func (p *prober) putTCPBuf() {}
 

@@ -3,7 +3,6 @@ package trackedconn
 import (
 	"log/slog"
 	"net"
-	"syscall"
 )
 
 // applySockOpts applies WithKeepAlive and WithUserTimeout to the TCP socket
@@ -39,18 +38,4 @@ func tcpConnOf(c net.Conn) *net.TCPConn {
 		}
 	}
 	return nil
-}
-
-// rawControl runs fn on the descriptor of sc and returns fn's error or the
-// raw conn's.
-func rawControl(sc syscall.Conn, fn func(fd uintptr) error) error {
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) { ferr = fn(fd) }); err != nil {
-		return err
-	}
-	return ferr
 }

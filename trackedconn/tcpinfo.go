@@ -25,18 +25,6 @@ type TCPInfo struct {
 	NotSent      uint32        // bytes written by the application, not yet sent
 }
 
-// Stall thresholds of the rule in stalled (see the package doc).
-const (
-	// stallRetransmits is how many retransmission timeouts in a row, with
-	// no acknowledgment since, make a conn with data in flight stalled.
-	stallRetransmits = 1
-	// stallProbes is how many keepalive or zero-window probes in a row
-	// must go unanswered. A live peer answers each within one round trip,
-	// and the kernel counts the unanswered ones from zero again at every
-	// acknowledgment; one probe may be in flight, two in a row are not.
-	stallProbes = 2
-)
-
 // TCPInfo returns the kernel's view of the conn's TCP socket, read with one
 // getsockopt, also beneath a *tls.Conn or another conn with a NetConn
 // method. It never blocks and never reads. It returns an error matching
@@ -65,7 +53,3 @@ func (s *core) tcpInfo() (TCPInfo, error) {
 }
 
 var errNoTCPInfo = fmt.Errorf("no TCP_INFO here: %w", errors.ErrUnsupported)
-
-// usec and msec convert the kernel's microsecond and millisecond counts.
-func usec(v uint32) time.Duration { return time.Duration(v) * time.Microsecond }
-func msec(v uint32) time.Duration { return time.Duration(v) * time.Millisecond }
