@@ -91,8 +91,8 @@ func (p *proxy) source() pairSource {
 	p.mu.Lock()
 	for _, pr := range p.pairs {
 		byID[pr.client.ID()] = pr
-		if pr.upstream != nil {
-			byID[pr.upstream.ID()] = pr
+		if up := pr.upstreamConn(); up != nil {
+			byID[up.ID()] = pr
 		}
 	}
 	p.mu.Unlock()

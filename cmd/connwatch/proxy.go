@@ -347,7 +347,7 @@ func (p *proxy) add(c *trackedconn.Conn) *pair {
 	if len(p.pairs) >= p.cfg.maxConns {
 		return nil
 	}
-	pr := newPair(p.hard, &p.mu, p.nextID.Add(1), c)
+	pr := newPair(p.hard, p.nextID.Add(1), c)
 	p.pairs[pr.id] = pr
 	return pr
 }
