@@ -130,10 +130,13 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		return bad("-log-format: " + err.Error())
 	}
 
+	explicitMax := false
+	fs.Visit(func(f *flag.Flag) { explicitMax = explicitMax || f.Name == "max-conns" })
+	fds := fitFDs()
 	p := newProxy(proxyConfig{
 		to:           *to,
 		dialTimeout:  *dialTimeout,
-		maxConns:     *maxConns,
+		maxConns:     fds.maxConns(*maxConns, explicitMax),
 		idleTimeout:  *idleTimeout,
 		stallTimeout: *stallTimeout,
 	}, logger)
@@ -158,9 +161,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		attrs = append(attrs, "debug", addrs.Debug)
 	}
 	logger.Info("proxy listening", attrs...)
-	explicitMax := false
-	fs.Visit(func(f *flag.Flag) { explicitMax = explicitMax || f.Name == "max-conns" })
-	p.fitLimits(explicitMax)
+	logLimits(logger, p.cfg, fds)
 	if ready != nil {
 		ready(addrs)
 	}
