@@ -94,31 +94,8 @@ func echo(u *upstream, c *net.TCPConn) {
 // its log.
 func startProxy(t *testing.T, args ...string) (proxyAddrs, *syncBuffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	ready := make(chan proxyAddrs, 1)
-	exited := make(chan int, 1)
-	args = append([]string{"-listen", "127.0.0.1:0", "-log-format", "json"}, args...)
-	go func() {
-		exited <- runProxy(ctx, args, io.Discard, logs, func(a proxyAddrs) { ready <- a })
-	}()
-	var addrs proxyAddrs
-	select {
-	case addrs = <-ready:
-	case code := <-exited:
-		cancel()
-		require.FailNow(t, "proxy exited at start", "code %d, log:\n%s", code, logs.String())
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exited:
-			assert.Equal(t, 0, code, "proxy exit code")
-		case <-time.After(15 * time.Second):
-			t.Errorf("proxy did not stop; log:\n%s", logs.String())
-		}
-	})
-	return addrs, logs
+	rp := runProxyTest(t, args...)
+	return rp.addrs, rp.logs
 }
 
 // logLine waits for a log line with message msg whose attributes include
