@@ -2,12 +2,12 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -91,8 +91,8 @@ func (p *proxy) source() pairSource {
 	p.mu.Lock()
 	for _, pr := range p.pairs {
 		byID[pr.client.ID()] = pr
-		if pr.upstream != nil {
-			byID[pr.upstream.ID()] = pr
+		if up := pr.upstreamConn(); up != nil {
+			byID[up.ID()] = pr
 		}
 	}
 	p.mu.Unlock()
@@ -134,11 +134,15 @@ func (p *proxy) serveConns(w http.ResponseWriter, r *http.Request) {
 		q.Set("format", "json")
 		r2 := r.Clone(r.Context())
 		r2.URL.RawQuery = q.Encode()
-		var buf bufferWriter
-		h.ServeHTTP(&buf, r2)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r2)
 		var out struct{ Conns json.RawMessage }
-		if buf.code != 0 && buf.code != http.StatusOK || json.Unmarshal(buf.Bytes(), &out) != nil {
-			http.Error(w, strings.TrimSpace(buf.String()), cmp.Or(buf.code, http.StatusInternalServerError))
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
+			code := rec.Code
+			if code == http.StatusOK {
+				code = http.StatusInternalServerError // not the JSON expected
+			}
+			http.Error(w, strings.TrimSpace(rec.Body.String()), code)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -149,24 +153,4 @@ func (p *proxy) serveConns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.ServeHTTP(w, r)
-}
-
-// bufferWriter is an http.ResponseWriter that keeps the response.
-type bufferWriter struct {
-	bytes.Buffer
-	header http.Header
-	code   int
-}
-
-func (b *bufferWriter) Header() http.Header {
-	if b.header == nil {
-		b.header = http.Header{}
-	}
-	return b.header
-}
-
-func (b *bufferWriter) WriteHeader(code int) {
-	if b.code == 0 {
-		b.code = code
-	}
 }

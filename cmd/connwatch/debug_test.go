@@ -20,36 +20,14 @@ import (
 func TestProxyDebugPage(t *testing.T) {
 	up := startUpstream(t, echo)
 	addrs, _ := startProxy(t, "-to", up.addr(), "-debug", "127.0.0.1:0")
-	c := dial(t, addrs.Listen)
-	_, err := c.Write([]byte("x"))
-	require.NoError(t, err, "write")
-	_, err = io.ReadFull(c, make([]byte, 1))
-	require.NoError(t, err, "read the echo")
+	echoOnce(t, addrs.Listen)
 
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	get := func(path, accept string) (string, string) {
-		req, err := http.NewRequest(http.MethodGet, "http://"+addrs.Debug+path, nil)
-		require.NoError(t, err, "request")
-		if accept != "" {
-			req.Header.Set("Accept", accept)
-		}
-		resp, err := client.Do(req)
-		require.NoError(t, err, "GET %s", path)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err, "GET %s: body", path)
-		require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: status; body %s", path, body)
-		return string(body), resp.Header.Get("Content-Type")
-	}
-
-	page, ctype := get("/debug/conns", "text/html,application/xhtml+xml,*/*;q=0.8")
+	page, ctype := debugGet(t, addrs.Debug, "/debug/conns", "text/html,application/xhtml+xml,*/*;q=0.8")
 	assert.Equal(t, "text/html; charset=utf-8", ctype, "a browser gets the page")
 	assert.Contains(t, page, ">pair</th>", "the page has the pair column")
 	assert.Contains(t, page, ">proxy</a>", "the page's source is the proxy")
 
-	body, ctype := get("/debug/conns?format=json", "")
+	body, ctype := debugGet(t, addrs.Debug, "/debug/conns?format=json", "")
 	assert.Equal(t, "application/json", ctype, "format=json")
 	var conns []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(body), &conns), "an array of conns: %s", body)
@@ -62,17 +40,44 @@ func TestProxyDebugPage(t *testing.T) {
 		assert.NotContains(t, dc, "closed_first", "nobody ended the pair yet")
 	}
 
-	text, _ := get("/debug/conns?format=text&sort=idle", "")
+	text, _ := debugGet(t, addrs.Debug, "/debug/conns?format=text&sort=idle", "")
 	lines := strings.Split(strings.TrimSpace(text), "\n")
 	require.Len(t, lines, 3, "header and two conns:\n%s", text)
 	assert.Regexp(t, `^PAIR\s+ID\s+SIDE\s+NAME\s+LOCAL\s+REMOTE\s+AGE\s+IDLE\s+READ\s+WRITTEN\s+FLAGS\s+LIVENESS\s+RTT\s+RETRANS$`, lines[0], "header")
 
-	resp, err := client.Get("http://" + addrs.Debug + "/debug/conns?sort=size")
-	require.NoError(t, err, "GET with a bad sort")
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "bad sort: %s", msg)
-	assert.Equal(t, 1, strings.Count(string(msg), "\n"), "one line: %q", msg)
+	code, msg, _ := debugFetch(t, addrs.Debug, "/debug/conns?sort=size", "")
+	assert.Equal(t, http.StatusBadRequest, code, "bad sort: %s", msg)
+	assert.Equal(t, 1, strings.Count(msg, "\n"), "one line: %q", msg)
+}
+
+// debugFetch GETs path from the debug server at addr, with Accept accept
+// unless it is empty, and returns the status, the body and the
+// Content-Type.
+func debugFetch(t *testing.T, addr, path, accept string) (int, string, string) {
+	t.Helper()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+	require.NoError(t, err, "request")
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := client.Do(req)
+	require.NoError(t, err, "GET %s", path)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err, "GET %s: body", path)
+	return resp.StatusCode, string(body), resp.Header.Get("Content-Type")
+}
+
+// debugGet GETs path like debugFetch, requires 200, and returns the body
+// and the Content-Type.
+func debugGet(t *testing.T, addr, path, accept string) (string, string) {
+	t.Helper()
+	code, body, ctype := debugFetch(t, addr, path, accept)
+	require.Equal(t, http.StatusOK, code, "GET %s: status; body %s", path, body)
+	return body, ctype
 }
 
 func TestPairSourceAnnotate(t *testing.T) {

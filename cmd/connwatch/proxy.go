@@ -130,10 +130,13 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		return bad("-log-format: " + err.Error())
 	}
 
+	explicitMax := false
+	fs.Visit(func(f *flag.Flag) { explicitMax = explicitMax || f.Name == "max-conns" })
+	fds := fitFDs()
 	p := newProxy(proxyConfig{
 		to:           *to,
 		dialTimeout:  *dialTimeout,
-		maxConns:     *maxConns,
+		maxConns:     fds.maxConns(*maxConns, explicitMax),
 		idleTimeout:  *idleTimeout,
 		stallTimeout: *stallTimeout,
 	}, logger)
@@ -158,9 +161,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		attrs = append(attrs, "debug", addrs.Debug)
 	}
 	logger.Info("proxy listening", attrs...)
-	explicitMax := false
-	fs.Visit(func(f *flag.Flag) { explicitMax = explicitMax || f.Name == "max-conns" })
-	p.fitLimits(explicitMax)
+	logLimits(logger, p.cfg, fds)
 	if ready != nil {
 		ready(addrs)
 	}
@@ -347,7 +348,7 @@ func (p *proxy) add(c *trackedconn.Conn) *pair {
 	if len(p.pairs) >= p.cfg.maxConns {
 		return nil
 	}
-	pr := newPair(p.hard, &p.mu, p.nextID.Add(1), c)
+	pr := newPair(p.hard, p.nextID.Add(1), c)
 	p.pairs[pr.id] = pr
 	return pr
 }
@@ -439,35 +440,38 @@ func (p *proxy) forwardUpstream(pr *pair, log *slog.Logger, n chan<- int64) {
 func (p *proxy) forward(pr *pair, log *slog.Logger, dst, src *trackedconn.Conn, from int32) int64 {
 	n, err := io.Copy(dst, src)
 	to := whoClient + whoUpstream - from
-	if err == nil && pr.aborted.Load() {
+	if err != nil {
+		pr.setFirst(blame(err, src, dst, from))
+		pr.abort()
+		return n
+	}
+	aborted := pr.aborted.Load() // before wasReset looks at the socket
+	reset := wasReset(src, pr.shut[from].Load())
+	switch {
+	case aborted:
 		// The other direction failed and reset both conns: this EOF
 		// may be the reset it took, or our Close.
-		if wasReset(src, pr.shut[from].Load()) {
+		if reset {
 			pr.resetEOF[from].Store(true)
 		}
 		return n
-	}
-	if err == nil && !wasReset(src, pr.shut[from].Load()) {
-		pr.setFirst(from)
-		pr.shut[to].Store(true)
-		if err := dst.CloseWrite(); err != nil {
-			// dst is gone already: nothing more can flow either way.
-			pr.abort()
-			return n
-		}
-		pr.fin[from].Store(true)
-		log.Info("pair half-close", "from", whoNames[from], "to", whoNames[to], "bytes", n)
-		return n
-	}
-	if err == nil {
+	case reset:
 		// An EOF read after a write took the reset: the conn recorded
 		// the EOF as the peer's, the log says reset (see pair.cause).
 		pr.resetEOF[from].Store(true)
 		pr.setFirst(from)
-	} else {
-		pr.setFirst(blame(err, src, dst, from))
+		pr.abort()
+		return n
 	}
-	pr.abort()
+	pr.setFirst(from)
+	pr.shut[to].Store(true)
+	if err := dst.CloseWrite(); err != nil {
+		// dst is gone already: nothing more can flow either way.
+		pr.abort()
+		return n
+	}
+	pr.fin[from].Store(true)
+	log.Info("pair half-close", "from", whoNames[from], "to", whoNames[to], "bytes", n)
 	return n
 }
 

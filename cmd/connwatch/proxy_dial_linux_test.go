@@ -2,13 +2,13 @@ package main
 
 import (
 	"net"
-	"os"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/connwatch/connwatch/internal/conntest/fullqueue"
 )
 
 // slowUpstream returns the address of a loopback listener whose accept
@@ -16,26 +16,15 @@ import (
 // the dial gives up.
 func slowUpstream(t *testing.T) string {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	require.NoError(t, err, "socket")
-	f := os.NewFile(uintptr(fd), "slow upstream")
-	defer f.Close()
-	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}), "bind")
-	require.NoError(t, syscall.Listen(fd, 0), "listen with a backlog of 0") // one conn fills it
-	ln, err := net.FileListener(f)
-	require.NoError(t, err, "FileListener")
-	t.Cleanup(func() { ln.Close() })
-	filler, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err, "fill the accept queue")
-	t.Cleanup(func() { filler.Close() })
+	addr := fullqueue.Addr(t)
 
 	// Check that the next dial does wait.
-	_, err = net.DialTimeout("tcp", ln.Addr().String(), 300*time.Millisecond)
+	_, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
 	var ne net.Error
 	if !assert.ErrorAs(t, err, &ne) || !ne.Timeout() {
 		t.Skipf("a full accept queue does not hold dials here: %v", err)
 	}
-	return ln.Addr().String()
+	return addr
 }
 
 // Regression (issue 14 item 17): a client that reset during a slow dial left the dial

@@ -1,5 +1,7 @@
 package main
 
+import "log/slog"
+
 // fdsPerPair is how many descriptors a live pair holds: the two sockets
 // and, while both directions splice, two pipes of two descriptors each.
 const fdsPerPair = 6
@@ -8,27 +10,44 @@ const fdsPerPair = 6
 // listeners, the poller, stdio, the debug server's conns.
 const fdReserve = 64
 
-// fitLimits logs -max-conns and the timeouts, with the descriptor limit and
-// how many pairs it allows. When -max-conns was not given (explicit false)
-// and the default does not fit in the descriptors, it lowers -max-conns to
-// what fits; when it was given and does not fit, it warns.
-func (p *proxy) fitLimits(explicit bool) {
+// fdFit is the descriptor limit and how many pairs it allows; ok is false
+// where there is no limit to read.
+type fdFit struct {
+	limit uint64
+	pairs int
+	ok    bool
+}
+
+// fitFDs reads the descriptor limit and how many pairs it allows.
+func fitFDs() fdFit {
 	limit, ok := fdLimit()
-	fit := 0
-	if ok {
-		fit = int((limit - min(limit, fdReserve)) / fdsPerPair)
-		if !explicit && p.cfg.maxConns > fit {
-			p.cfg.maxConns = max(fit, 1)
-		}
+	if !ok {
+		return fdFit{}
 	}
-	attrs := []any{"max_conns", p.cfg.maxConns, "dial_timeout", p.cfg.dialTimeout,
-		"idle_timeout", p.cfg.idleTimeout, "stall_timeout", p.cfg.stallTimeout}
-	if ok {
-		attrs = append(attrs, "fd_limit", limit, "fds_per_pair", fdsPerPair, "pairs_fit", fit)
+	return fdFit{limit: limit, pairs: int((limit - min(limit, fdReserve)) / fdsPerPair), ok: true}
+}
+
+// maxConns returns -max-conns n, lowered to what fits in the descriptors
+// when it was not given (explicit false) and does not fit. A given n is
+// kept: logLimits warns about it.
+func (f fdFit) maxConns(n int, explicit bool) int {
+	if f.ok && !explicit && n > f.pairs {
+		return max(f.pairs, 1)
 	}
-	p.log.Info("proxy limits", attrs...)
-	if ok && p.cfg.maxConns > fit {
-		p.log.Warn("proxy -max-conns exceeds what the descriptor limit allows; raise the limit (ulimit -n) or lower -max-conns",
-			"max_conns", p.cfg.maxConns, "fd_limit", limit, "pairs_fit", fit)
+	return n
+}
+
+// logLimits logs -max-conns and the timeouts, with the descriptor limit and
+// how many pairs it allows, and warns when -max-conns does not fit.
+func logLimits(log *slog.Logger, cfg proxyConfig, f fdFit) {
+	attrs := []any{"max_conns", cfg.maxConns, "dial_timeout", cfg.dialTimeout,
+		"idle_timeout", cfg.idleTimeout, "stall_timeout", cfg.stallTimeout}
+	if f.ok {
+		attrs = append(attrs, "fd_limit", f.limit, "fds_per_pair", fdsPerPair, "pairs_fit", f.pairs)
+	}
+	log.Info("proxy limits", attrs...)
+	if f.ok && cfg.maxConns > f.pairs {
+		log.Warn("proxy -max-conns exceeds what the descriptor limit allows; raise the limit (ulimit -n) or lower -max-conns",
+			"max_conns", cfg.maxConns, "fd_limit", f.limit, "pairs_fit", f.pairs)
 	}
 }

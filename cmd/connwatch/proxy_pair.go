@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,9 +39,8 @@ type pair struct {
 	id         uint64
 	start      time.Time
 	client     *trackedconn.Conn
-	mu         *sync.Mutex       // the proxy's; guards upstream
-	upstream   *trackedconn.Conn // nil while dialing; set under mu
-	dialCtx    context.Context   // the dial's parent; canceled by a cut or a client reset
+	upstream   atomic.Pointer[trackedconn.Conn] // nil while dialing
+	dialCtx    context.Context                  // the dial's parent; canceled by a cut or a client reset
 	cancelDial context.CancelCauseFunc
 	first      atomic.Int32   // who ended first: whoClient, whoUpstream or whoProxy
 	end        atomic.Int32   // endLive, endDone or why the proxy cut the pair
@@ -58,9 +56,9 @@ type pair struct {
 	stalledSince [2]time.Time
 }
 
-func newPair(parent context.Context, mu *sync.Mutex, id uint64, c *trackedconn.Conn) *pair {
+func newPair(parent context.Context, id uint64, c *trackedconn.Conn) *pair {
 	ctx, cancel := context.WithCancelCause(parent)
-	return &pair{id: id, start: time.Now(), client: c, mu: mu, dialCtx: ctx, cancelDial: cancel}
+	return &pair{id: id, start: time.Now(), client: c, dialCtx: ctx, cancelDial: cancel}
 }
 
 // setFirst records who ended the pair first, unless that is known already.
@@ -84,20 +82,15 @@ func (pr *pair) cause(side int32, s trackedconn.State) trackedconn.Cause {
 }
 
 // upstreamConn returns the upstream conn, nil while dialing.
-func (pr *pair) upstreamConn() *trackedconn.Conn {
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	return pr.upstream
-}
+func (pr *pair) upstreamConn() *trackedconn.Conn { return pr.upstream.Load() }
 
 // setUpstream sets the dialed upstream conn. It reports false, and the
 // caller must close up, when the pair was cut meanwhile.
 func (pr *pair) setUpstream(up *trackedconn.Conn) bool {
-	pr.mu.Lock()
-	pr.upstream = up
-	pr.mu.Unlock()
-	// A cut stores end before it reads upstream: either it saw up, or
-	// this load sees the cut.
+	pr.upstream.Store(up)
+	// A cut stores end before it loads upstream, and this stores upstream
+	// before it loads end; the atomics are sequentially consistent, so
+	// either the cut saw up, or this load sees the cut.
 	if pr.end.Load() >= endDrain {
 		pr.abort()
 		return false

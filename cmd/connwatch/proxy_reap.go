@@ -53,9 +53,10 @@ func (p *proxy) reap() int {
 		if up == nil || pr.end.Load() != endLive {
 			continue
 		}
+		conns := [2]*trackedconn.Conn{pr.client, up}
 		why, stalled := endLive, [2]bool{}
 		if d := p.cfg.stallTimeout; d > 0 {
-			for i, c := range [2]*trackedconn.Conn{pr.client, up} {
+			for i, c := range conns {
 				if p.probe(c) != trackedconn.LivenessStalled {
 					pr.stalledSince[i] = time.Time{}
 					continue
@@ -69,7 +70,7 @@ func (p *proxy) reap() int {
 			}
 		}
 		if d := p.cfg.idleTimeout; d > 0 && why == endLive {
-			if now.Sub(p.lastActive([2]*trackedconn.Conn{pr.client, up}, now)) >= d {
+			if now.Sub(lastActive(conns, now)) >= d {
 				why = endIdle
 			}
 		}
@@ -92,7 +93,7 @@ func (p *proxy) reap() int {
 // lastActive returns when a byte last moved on either conn: what the
 // conns counted, or what the kernel saw if later (a splice in progress
 // counts its bytes only every few MiB).
-func (p *proxy) lastActive(conns [2]*trackedconn.Conn, now time.Time) time.Time {
+func lastActive(conns [2]*trackedconn.Conn, now time.Time) time.Time {
 	var last time.Time
 	for _, c := range conns {
 		if t := c.State().LastActive(); t.After(last) {

@@ -25,6 +25,25 @@ func TestReapInterval(t *testing.T) {
 	}
 }
 
+// serveTestProxy serves p on a loopback port until the test ends, with no
+// drain, and returns the address.
+func serveTestProxy(t *testing.T, p *proxy) string {
+	t.Helper()
+	ln, err := p.listen("127.0.0.1:0")
+	require.NoError(t, err, "listen")
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		p.serve(ctx, ln, 0)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-served
+	})
+	return ln.Addr().String()
+}
+
 // fakeClock is a clock that a test moves.
 type fakeClock struct{ ns atomic.Int64 }
 
@@ -51,20 +70,7 @@ func TestProxyReapsStalledPairs(t *testing.T) {
 		}
 		return c.Probe()
 	}
-	ln, err := p.listen("127.0.0.1:0")
-	require.NoError(t, err, "listen")
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		p.serve(ctx, ln, 0)
-	}()
-	defer func() {
-		cancel()
-		<-served
-	}()
-
-	c := echoOnce(t, ln.Addr().String())
+	c := echoOnce(t, serveTestProxy(t, p))
 	prs := p.snapshot()
 	require.Len(t, prs, 1, "one live pair")
 	upID := prs[0].upstreamConn().ID()
@@ -103,20 +109,7 @@ func TestProxyReapKeepsHealthyPairs(t *testing.T) {
 		stallTimeout: time.Second, idleTimeout: time.Hour}, logger)
 	clock := newFakeClock(time.Now())
 	p.now = clock.Now
-	ln, err := p.listen("127.0.0.1:0")
-	require.NoError(t, err, "listen")
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		p.serve(ctx, ln, 0)
-	}()
-	defer func() {
-		cancel()
-		<-served
-	}()
-
-	c := echoOnce(t, ln.Addr().String())
+	c := echoOnce(t, serveTestProxy(t, p))
 	for range 5 {
 		clock.Add(time.Minute)
 		assert.Zero(t, p.reap(), "an open pair is not stalled")

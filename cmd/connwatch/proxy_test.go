@@ -94,31 +94,8 @@ func echo(u *upstream, c *net.TCPConn) {
 // its log.
 func startProxy(t *testing.T, args ...string) (proxyAddrs, *syncBuffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	ready := make(chan proxyAddrs, 1)
-	exited := make(chan int, 1)
-	args = append([]string{"-listen", "127.0.0.1:0", "-log-format", "json"}, args...)
-	go func() {
-		exited <- runProxy(ctx, args, io.Discard, logs, func(a proxyAddrs) { ready <- a })
-	}()
-	var addrs proxyAddrs
-	select {
-	case addrs = <-ready:
-	case code := <-exited:
-		cancel()
-		require.FailNow(t, "proxy exited at start", "code %d, log:\n%s", code, logs.String())
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exited:
-			assert.Equal(t, 0, code, "proxy exit code")
-		case <-time.After(15 * time.Second):
-			t.Errorf("proxy did not stop; log:\n%s", logs.String())
-		}
-	})
-	return addrs, logs
+	rp := runProxyTest(t, args...)
+	return rp.addrs, rp.logs
 }
 
 // logLine waits for a log line with message msg whose attributes include
@@ -405,26 +382,9 @@ func TestProxyDebug(t *testing.T) {
 	addrs, _ := startProxy(t, "-to", up.addr(), "-debug", "127.0.0.1:0")
 	require.NotEmpty(t, addrs.Debug, "debug address")
 
-	c := dial(t, addrs.Listen)
-	_, err := c.Write([]byte("x"))
-	require.NoError(t, err, "write")
-	_, err = io.ReadFull(c, make([]byte, 1)) // both conns of the pair are open now
-	require.NoError(t, err, "read the echo")
+	c := echoOnce(t, addrs.Listen) // both conns of the pair are open now
 
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	get := func(path string) (string, string) {
-		resp, err := client.Get("http://" + addrs.Debug + path)
-		require.NoError(t, err, "GET %s", path)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err, "GET %s: body", path)
-		require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: status; body %s", path, body)
-		return string(body), resp.Header.Get("Content-Type")
-	}
-
-	body, ctype := get("/debug/conns")
+	body, ctype := debugGet(t, addrs.Debug, "/debug/conns", "")
 	assert.Equal(t, "application/json", ctype, "/debug/conns Content-Type")
 	var conns []struct {
 		Pair               uint64
@@ -447,7 +407,7 @@ func TestProxyDebug(t *testing.T) {
 		assert.Equal(t, "open", dc.Liveness, "conn %d: Probe", dc.ID)
 	}
 
-	body, ctype = get("/debug/conns?format=text")
+	body, ctype = debugGet(t, addrs.Debug, "/debug/conns?format=text", "")
 	assert.Equal(t, "text/plain; charset=utf-8", ctype, "text Content-Type")
 	lines := strings.Split(strings.TrimSpace(body), "\n")
 	require.Len(t, lines, 3, "header and two conns:\n%s", body)
@@ -455,17 +415,15 @@ func TestProxyDebug(t *testing.T) {
 	assert.Contains(t, lines[1], "server", "first row")
 	assert.Contains(t, lines[2], "upstream", "second row")
 
-	body, _ = get("/debug/counters")
+	body, _ = debugGet(t, addrs.Debug, "/debug/counters", "")
 	var counters struct {
 		Total struct{ Opened, Active uint64 }
 	}
 	require.NoError(t, json.Unmarshal([]byte(body), &counters), "/debug/counters is JSON: %s", body)
 	assert.Equal(t, uint64(2), counters.Total.Active, "counters: active conns")
 
-	resp, err := client.Get("http://" + addrs.Debug + "/debug/conns?format=xml")
-	require.NoError(t, err, "GET with a bad format")
-	resp.Body.Close()
-	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "bad format")
+	code, _, _ := debugFetch(t, addrs.Debug, "/debug/conns?format=xml", "")
+	assert.Equal(t, http.StatusBadRequest, code, "bad format")
 }
 
 func TestDebugListenAddr(t *testing.T) {

@@ -5,41 +5,22 @@ import (
 	"errors"
 	"net"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/connwatch/connwatch/internal/conntest/fullqueue"
 )
-
-// fullListener returns the address of a loopback listener whose accept queue
-// is full, so that Linux drops further SYNs and a dial hangs until its
-// deadline, without leaving loopback.
-func fullListener(t *testing.T) string {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { unix.Close(fd) })
-	require.NoError(t, unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
-	require.NoError(t, unix.Listen(fd, 0)) // the queue holds one conn
-	sa, err := unix.Getsockname(fd)
-	require.NoError(t, err)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*unix.SockaddrInet4).Port))
-
-	filler, err := net.DialTimeout("tcp", addr, time.Second)
-	require.NoError(t, err, "the first conn fits in the queue")
-	t.Cleanup(func() { filler.Close() })
-	return addr
-}
 
 // TestRealDialTimeout shows what a Dialer.Timeout failure looks like: the
 // chain holds context.DeadlineExceeded when the context's timer wins, and
 // os.ErrDeadlineExceeded when the poller's timer wins; both must be
 // ContextDeadline.
 func TestRealDialTimeout(t *testing.T) {
-	addr := fullListener(t)
+	addr := fullqueue.Addr(t)
 	d := net.Dialer{Timeout: 2 * time.Millisecond}
 	var failed, viaCtx, viaPoller int
 	for range 20 {
