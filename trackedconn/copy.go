@@ -63,12 +63,10 @@ func (c *Conn) readFrom(r io.Reader) (int64, error) {
 	case from != nil:
 		// No kernel path from a tracked conn: read through it.
 		return io.Copy(writerOnly{c}, readerOnly{r})
-	case !ok:
-		return io.Copy(writerOnly{c}, r)
-	}
-	if _, ok := src.(syscall.Conn); !ok {
-		// A plain reader: the wrapped conn's ReadFrom would run the same
-		// loop, but this one tells its Read errors from c's Write errors.
+	case !ok || !isSyscallConn(src):
+		// No ReadFrom, or a plain reader: the wrapped conn's ReadFrom
+		// would run the same loop, but this one tells its Read errors
+		// from c's Write errors.
 		return io.Copy(writerOnly{c}, r)
 	}
 	var (
@@ -100,15 +98,18 @@ func (c *Conn) readFrom(r io.Reader) (int64, error) {
 	if lr != nil {
 		lr.N = limit
 	}
-	if err != nil {
-		if total > 0 {
-			s.succeeded()
-		}
-		copyFailed(err, s, c.inner, src)
-	} else {
+	if err == nil || total > 0 {
 		s.succeeded()
 	}
+	if err != nil {
+		copyFailed(err, s, c.inner, src)
+	}
 	return total, err
+}
+
+func isSyscallConn(x any) bool {
+	_, ok := x.(syscall.Conn)
+	return ok
 }
 
 // unwrapSource looks through an io.LimitedReader (returned as lr, to

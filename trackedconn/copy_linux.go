@@ -126,7 +126,7 @@ func spliceCopy(dst, src syscall.RawConn, to, from *core, limit int64) (n int64,
 	if err != nil {
 		return 0, false, false, nil, nil
 	}
-	defer func() { p.release() }()
+	defer p.release()
 	var (
 		max  int
 		serr error
