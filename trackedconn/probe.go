@@ -99,7 +99,7 @@ func (s *core) probeFull(info *TCPInfo, atClose bool) (Liveness, bool) {
 	if p.rc == nil {
 		return LivenessUnknown, false
 	}
-	r, err := p.run(p.fn, f, atClose)
+	r, err := p.run(p.fn, f, atClose, info != nil)
 	if err != nil {
 		// The descriptor is gone, maybe closed by a concurrent Close.
 		if s.flags.Load()&flagClosed != 0 {
@@ -152,6 +152,9 @@ type prober struct {
 	// tcpConn: the socket belongs to a *net.TCPConn (Conn.TCPInfo off
 	// Linux).
 	tcpConn bool
+	// wantInfo: in, the caller wants the kernel's view the run reads, as a
+	// TCPInfo in res.info (Probe alone and the look at Close do not).
+	wantInfo bool
 
 	mu        sync.Mutex
 	readShut  bool // in: CloseRead was called on this side
@@ -218,10 +221,10 @@ func (s *core) prober() *prober {
 
 // run peeks once, as peek (or tcpInfoOf, with fn) does. It returns the
 // raw conn's error if it refused (the descriptor is closed).
-func (p *prober) run(fn func(fd uintptr), f uint32, atClose bool) (probeResult, error) {
+func (p *prober) run(fn func(fd uintptr), f uint32, atClose, wantInfo bool) (probeResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.setInputs(f, atClose)
+	p.setInputs(f, atClose, wantInfo)
 	p.res = resPool.Get().(*probeResult)
 	*p.res = probeResult{}
 	p.getTCPBuf()
@@ -239,10 +242,11 @@ func (p *prober) run(fn func(fd uintptr), f uint32, atClose bool) (probeResult, 
 // resPool holds the results runs work in.
 var resPool = sync.Pool{New: func() any { return new(probeResult) }}
 
-// setInputs sets what a run needs to know of the conn, from its flags f.
-func (p *prober) setInputs(f uint32, atClose bool) {
+// setInputs sets what a run needs to know of the conn, from its flags f,
+// and whether it wants the kernel's view.
+func (p *prober) setInputs(f uint32, atClose, wantInfo bool) {
 	p.readShut, p.writeShut, p.finKnown = f&flagReadShut != 0, f&flagWriteShut != 0, f&flagPeerClosed != 0
-	p.atClose = atClose
+	p.atClose, p.wantInfo = atClose, wantInfo
 }
 
 // peek probes x (an io.Reader or io.Writer given to a copy) once; it is
@@ -256,7 +260,7 @@ func peek(x any) Liveness {
 	if p.rc == nil {
 		return LivenessUnknown
 	}
-	r, _ := p.run(p.fn, 0, false)
+	r, _ := p.run(p.fn, 0, false, false)
 	return r.l
 }
 

@@ -178,7 +178,7 @@ func (p *prober) peekTCP(fd uintptr) {
 	if !getTCPInfo(fd, ti) {
 		return
 	}
-	if !p.atClose { // a look at Close wants the judgment only
+	if p.wantInfo {
 		p.res.info, p.res.hasInfo = tcpInfoFrom(ti), true
 	}
 	switch ti.State {
@@ -281,7 +281,7 @@ func lookTCP(c net.Conn, f uint32) (r probeResult, ok bool) {
 		return probeResult{}, false
 	}
 	p := closeProbers.Get().(*closeProber)
-	p.setInputs(f, true)
+	p.setInputs(f, true, false)
 	p.res = probeResult{}
 	err = rc.Control(p.fn)
 	r = p.res

@@ -42,7 +42,7 @@ func (s *core) tcpInfo() (TCPInfo, error) {
 	if p.rc == nil || !(p.tcp || p.tcpConn && tcpInfoOffLinux) {
 		return TCPInfo{}, fmt.Errorf("trackedconn: TCPInfo of %T: %w", s.inner, errNoTCPInfo)
 	}
-	r, err := p.run(p.tfn, 0, false)
+	r, err := p.run(p.tfn, 0, false, true)
 	if err != nil {
 		return TCPInfo{}, err
 	}
