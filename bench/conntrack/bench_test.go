@@ -9,13 +9,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	conntrack "github.com/mwitkow/go-conntrack"
 
 	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/internal/benchcpu"
 	"github.com/connwatch/connwatch/listener"
 )
 
@@ -107,12 +107,12 @@ func compare(b *testing.B, bytes int64, round int, sc scenario) {
 				b.SetBytes(bytes)
 			}
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := benchcpu.Process()
 			for b.Loop() {
 				op()
 			}
 			b.StopTimer()
-			if c := processCPU() - cpu; c > 0 {
+			if c := benchcpu.Process() - cpu; c > 0 {
 				if bytes > 0 {
 					b.ReportMetric(float64(c.Nanoseconds())/float64(int64(b.N)*bytes), "cpu-ns/B")
 				} else {
@@ -145,11 +145,11 @@ func interleave(b *testing.B, round int, sc scenario) {
 		n := min(round, b.N-r*round)
 		for k := range impls {
 			i := (r + k) % len(impls)
-			c0, t0 := processCPU(), time.Now()
+			c0, t0 := benchcpu.Process(), time.Now()
 			for range n {
 				ops[i]()
 			}
-			w[i], c[i] = time.Since(t0), processCPU()-c0
+			w[i], c[i] = time.Since(t0), benchcpu.Process()-c0
 		}
 		for i := 1; i < len(impls); i++ {
 			wall[i] = append(wall[i], float64(w[i])/float64(w[0]))
@@ -170,16 +170,6 @@ func interleave(b *testing.B, round int, sc scenario) {
 func median(v []float64) float64 {
 	slices.Sort(v)
 	return v[len(v)/2]
-}
-
-// processCPU returns the CPU time the process has used so far (user and
-// system, every thread).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkPingPong64 sends 64 bytes over loopback TCP and waits for the
@@ -297,9 +287,9 @@ func compareBulk(b *testing.B, bytes int64, sc bulkScenario) {
 				b.StopTimer()
 				run := sc(b, im)
 				b.StartTimer()
-				c0 := processCPU()
+				c0 := benchcpu.Process()
 				run()
-				cpu += processCPU() - c0
+				cpu += benchcpu.Process() - c0
 			}
 			b.StopTimer()
 			if cpu > 0 {
@@ -321,9 +311,9 @@ func compareBulk(b *testing.B, bytes int64, sc bulkScenario) {
 			b.StartTimer()
 			for k := range impls {
 				i := (r + k) % len(impls)
-				c0, t0 := processCPU(), time.Now()
+				c0, t0 := benchcpu.Process(), time.Now()
 				runs[i]()
-				w[i], c[i] = time.Since(t0), processCPU()-c0
+				w[i], c[i] = time.Since(t0), benchcpu.Process()-c0
 			}
 			for i := 1; i < len(impls); i++ {
 				wall[i] = append(wall[i], float64(w[i])/float64(w[0]))
