@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/connwatch/connwatch/dialer"
 	"github.com/connwatch/connwatch/hooks"
 	"github.com/connwatch/connwatch/integration/servers"
@@ -30,6 +32,21 @@ func eventually(t testing.TB, d time.Duration, cond func() bool, msg string, arg
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// assertCloseOrder checks the final States of the server's and the
+// client's end of one conn, where either side may reach close(2) first:
+// that side says local, and the other, which finds the FIN at Close, says
+// peer.
+func assertCloseOrder(t testing.TB, server, client trackedconn.State) {
+	t.Helper()
+	first, second, who := server, client, "server"
+	if client.ClosedAt.Before(server.ClosedAt) {
+		first, second, who = client, server, "client"
+	}
+	assert.Equal(t, trackedconn.CauseLocal, first.Cause, "%s closed first", who)
+	assert.Equal(t, trackedconn.CausePeer, second.Cause, "the other side found the %s's FIN", who)
+	assert.True(t, second.PeerClosed, "the side that closed second saw the FIN")
 }
 
 // tracker is a dialer.Dialer that also keeps every conn it dialed, so a
