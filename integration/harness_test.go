@@ -11,16 +11,8 @@ import (
 
 	"github.com/connwatch/connwatch/dialer"
 	"github.com/connwatch/connwatch/hooks"
-	"github.com/connwatch/connwatch/integration/servers"
 	"github.com/connwatch/connwatch/trackedconn"
 )
-
-// need returns the path of the program name from the Debian package pkg,
-// or skips (fails in CI) naming the package.
-func need(t testing.TB, name, pkg string, dirs ...string) string {
-	t.Helper()
-	return servers.Need(t, name, pkg, dirs...)
-}
 
 // eventually polls cond every 20 ms until it holds or d passes.
 func eventually(t testing.TB, d time.Duration, cond func() bool, msg string, args ...any) {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/integration/servers"
 	"github.com/connwatch/connwatch/listener"
 	"github.com/connwatch/connwatch/trackedconn"
 )
@@ -175,7 +176,7 @@ func TestHTTP2GoClient(t *testing.T) {
 }
 
 func TestHTTP2Curl(t *testing.T) {
-	curl := need(t, "curl", "curl")
+	curl := servers.Need(t, "curl", "curl")
 	for _, m := range h2Modes {
 		t.Run(m.name, func(t *testing.T) {
 			h := startH2(t, m.tls)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/connwatch/connwatch/integration/servers"
 	"github.com/connwatch/connwatch/listener"
 	"github.com/connwatch/connwatch/trackedconn"
 )
@@ -213,7 +214,7 @@ func TestProxyPsqlTerminated(t *testing.T) {
 }
 
 func TestProxyCurlKeepAlive(t *testing.T) {
-	curl := need(t, "curl", "curl")
+	curl := servers.Need(t, "curl", "curl")
 	var srvLog stateLog
 	ln, err := listener.Listen("tcp", "127.0.0.1:0", trackedconn.WithHook(&srvLog))
 	require.NoError(t, err)

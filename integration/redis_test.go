@@ -14,9 +14,6 @@ import (
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
-// startRedis runs redis-server for the test; see servers.Redis.
-func startRedis(t *testing.T, extra ...string) string { return servers.Redis(t, extra...) }
-
 // newRedis returns a go-redis client that dials through tr, and closes it
 // at cleanup.
 func newRedis(t *testing.T, addr string, tr *tracker) *redis.Client {
@@ -32,7 +29,7 @@ func newRedis(t *testing.T, addr string, tr *tracker) *redis.Client {
 }
 
 func TestRedisPoolReuse(t *testing.T) {
-	addr := startRedis(t)
+	addr := servers.Redis(t)
 	tr := newTracker("redis")
 	rdb := newRedis(t, addr, tr)
 	ctx := context.Background()
@@ -66,7 +63,7 @@ func killRedisClient(t *testing.T, addr string, id int64) {
 }
 
 func TestRedisClientKill(t *testing.T) {
-	addr := startRedis(t)
+	addr := servers.Redis(t)
 	tr := newTracker("redis")
 	rdb := newRedis(t, addr, tr)
 	ctx := context.Background()
@@ -99,7 +96,7 @@ func TestRedisClientKill(t *testing.T) {
 }
 
 func TestRedisIdleTimeout(t *testing.T) {
-	addr := startRedis(t, "--timeout", "1")
+	addr := servers.Redis(t, "--timeout", "1")
 	tr := newTracker("redis")
 	rdb := newRedis(t, addr, tr)
 	ctx := context.Background()
