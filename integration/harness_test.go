@@ -14,17 +14,8 @@ import (
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
-// eventually polls cond every 20 ms until it holds or d passes.
-func eventually(t testing.TB, d time.Duration, cond func() bool, msg string, args ...any) {
-	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf(msg, args...)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// pollEvery is how often a require.Eventually condition is checked.
+const pollEvery = 20 * time.Millisecond
 
 // assertCloseOrder checks the final States of the server's and the
 // client's end of one conn, where either side may reach close(2) first:

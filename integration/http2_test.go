@@ -148,23 +148,23 @@ func TestHTTP2GoClient(t *testing.T) {
 			// A GOAWAY frame is 17 bytes (9 of header, last stream ID, error
 			// code); over TLS it comes in a record of its own.
 			goaway := int64(17)
-			eventually(t, 10*time.Second, func() bool {
+			require.Eventually(t, func() bool {
 				c := h.ln.Conns()
 				return len(c) == 1 && c[0].BytesWritten >= before.BytesWritten+goaway
-			}, "no GOAWAY from the server after Shutdown")
+			}, 10*time.Second, pollEvery, "no GOAWAY from the server after Shutdown")
 			// Nothing of the held response yet: only control frames, the
 			// GOAWAY among them (over TLS, 22 bytes more per record).
 			sent := h.ln.Conns()[0].BytesWritten - before.BytesWritten
 			assert.Less(t, sent, 3*goaway+2*22, "the server wrote GOAWAY, not the held response")
-			eventually(t, 10*time.Second, func() bool {
+			require.Eventually(t, func() bool {
 				c := h.d.Conns()
 				return len(c) == 1 && c[0].BytesRead == h.ln.Conns()[0].BytesWritten
-			}, "the client did not read the GOAWAY")
+			}, 10*time.Second, pollEvery, "the client did not read the GOAWAY")
 			close(h.release)
 			require.NoError(t, <-got, "the stream in flight completes after GOAWAY")
 			require.NoError(t, <-shut, "Shutdown")
 
-			eventually(t, 10*time.Second, func() bool { return h.d.Stats().Active == 0 },
+			require.Eventually(t, func() bool { return h.d.Stats().Active == 0 }, 10*time.Second, pollEvery,
 				"the client kept its conn after GOAWAY and the server's close")
 			require.Len(t, h.log.Closed(), 1)
 			require.Len(t, h.cliLog.Closed(), 1)
@@ -198,7 +198,7 @@ func TestHTTP2Curl(t *testing.T) {
 			out, err := exec.Command(curl, args...).CombinedOutput()
 			require.NoError(t, err, "curl: %s", out)
 			assert.Equal(t, strings.Repeat("2\n", n), string(out), "curl spoke HTTP/2 for every URL")
-			eventually(t, 10*time.Second, func() bool { return len(h.log.Closed()) == 1 }, "curl's conn did not close")
+			require.Eventually(t, func() bool { return len(h.log.Closed()) == 1 }, 10*time.Second, pollEvery, "curl's conn did not close")
 			assert.EqualValues(t, 1, h.ln.Stats().Opened, "%d requests from curl on one conn", n)
 			s := h.log.Closed()[0]
 			assert.Equal(t, trackedconn.CausePeer, s.Cause, "curl closed its conn when done")
