@@ -130,7 +130,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	snap := h.snapshot(q, time.Now())
-	if q.hasID && len(snap.rows) == 0 {
+	if q.id != 0 && len(snap.rows) == 0 {
 		http.Error(w, fmt.Sprintf("connz: no live conn with id %d", q.id), http.StatusNotFound)
 		return
 	}

@@ -128,7 +128,7 @@ func renderHTML(w io.Writer, snap *snapshot) error {
 			})
 		}
 	}
-	if q.hasID {
+	if q.id != 0 {
 		return renderHTMLDetail(w, snap, &d)
 	}
 	for _, f := range [...]struct {

@@ -133,7 +133,7 @@ func renderJSON(snap *snapshot) []byte {
 			b.WriteByte(',')
 		}
 		r := &snap.rows[i]
-		mustEncode(&b, connJSON(r, snap.q.hasID))
+		mustEncode(&b, connJSON(r, snap.q.id != 0))
 		if len(r.extra) == 0 {
 			continue
 		}

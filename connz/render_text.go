@@ -11,7 +11,7 @@ import (
 // renderText writes snap as aligned columns, one conn a line, for curl; the
 // one-conn view (?id=N) as one "key: value" line per field.
 func renderText(w io.Writer, snap *snapshot) {
-	if snap.q.hasID {
+	if snap.q.id != 0 {
 		renderTextDetail(w, snap)
 		return
 	}
