@@ -92,11 +92,10 @@ type handler struct {
 // row is one live conn of a snapshot.
 type row struct {
 	trackedconn.Probed
-	src    int    // index of the source
-	source string // name of the source
-	age    time.Duration
-	idle   time.Duration
-	extra  []Field
+	src   int // index of the source (in snapshot.sources, for its name)
+	age   time.Duration
+	idle  time.Duration
+	extra []Field
 }
 
 // sourceStats is the summary of one source.
@@ -118,6 +117,9 @@ type snapshot struct {
 	extra    []string       // the keys of the rows' fields, in first-seen order
 }
 
+// source returns the name of r's source.
+func (snap *snapshot) source(r *row) string { return snap.sources[r.src].Name }
+
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -130,7 +132,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	snap := h.snapshot(q, time.Now())
-	if q.hasID && len(snap.rows) == 0 {
+	if q.id != 0 && len(snap.rows) == 0 {
 		http.Error(w, fmt.Sprintf("connz: no live conn with id %d", q.id), http.StatusNotFound)
 		return
 	}
@@ -186,7 +188,6 @@ func (h *handler) snapshot(q query, now time.Time) *snapshot {
 	rows = sortRows(rows, q.sort, q.limit)
 	seen := map[string]bool{}
 	for i := range rows {
-		rows[i].source = h.names[rows[i].src]
 		a, ok := h.sources[rows[i].src].(Annotator)
 		if !ok {
 			continue

@@ -18,15 +18,14 @@ type query struct {
 	hasName  bool
 	source   string
 	hasSrc   bool
-	id       uint64
-	hasID    bool
+	id       uint64 // 0 for any (parseQuery rejects id=0): else the one conn shown
 	limit    int
 }
 
 // keep reports whether the conn p of source src passes q's filters.
 func (q *query) keep(src string, p trackedconn.Probed) bool {
 	switch {
-	case q.hasID && p.State.ID != q.id,
+	case q.id != 0 && p.State.ID != q.id,
 		q.liveness != "" && p.Liveness.String() != q.liveness,
 		q.hasName && p.State.Name != q.name,
 		q.hasSrc && src != q.source:
@@ -93,7 +92,6 @@ func parseQuery(v url.Values) (query, error) {
 			if err != nil || q.id == 0 {
 				err = fmt.Errorf("connz: id=%q: want a conn id (a positive integer)", val)
 			}
-			q.hasID = true
 		case "limit":
 			q.limit, err = strconv.Atoi(val)
 			if err != nil || q.limit < 1 {

@@ -128,7 +128,7 @@ func renderHTML(w io.Writer, snap *snapshot) error {
 			})
 		}
 	}
-	if q.hasID {
+	if q.id != 0 {
 		return renderHTMLDetail(w, snap, &d)
 	}
 	for _, f := range [...]struct {
@@ -195,7 +195,8 @@ func table(snap *snapshot) ([]link, template.HTML) {
 		id := strconv.FormatUint(s.ID, 10)
 		c = append(c, cell{Text: id, Href: "?id=" + id, Class: "num id", Title: "open the conn"})
 		if many {
-			c = append(c, cell{Text: r.source, Href: filter("source", r.source), Class: "src", Title: r.source})
+			src := snap.source(r)
+			c = append(c, cell{Text: src, Href: filter("source", src), Class: "src", Title: src})
 		}
 		lv := r.Liveness.String()
 		rtt, retrans := cell{Text: "–", Class: "num"}, cell{Text: "–", Class: "num"}
@@ -237,7 +238,7 @@ func renderHTMLDetail(w io.Writer, snap *snapshot, d *pageData) error {
 	d.DetailID = r.State.ID
 	d.LiveClass = "lv-" + r.Liveness.String()
 	d.BackHref = href(&snap.q, "id", "")
-	d.Detail = stateFields(r)
+	d.Detail = stateFields(r, snap.source(r))
 	if r.TCP != nil {
 		d.TCP = tcpFields(r.TCP)
 	}
@@ -248,8 +249,8 @@ func renderHTMLDetail(w io.Writer, snap *snapshot, d *pageData) error {
 }
 
 // detailFields lists stateFields and the TCPInfo fields of r.
-func detailFields(r *row) []Field {
-	out := stateFields(r)
+func detailFields(r *row, source string) []Field {
+	out := stateFields(r, source)
 	if r.TCP != nil {
 		for _, f := range tcpFields(r.TCP) {
 			out = append(out, Field{"tcp_" + f.Key, f.Value})
@@ -258,9 +259,9 @@ func detailFields(r *row) []Field {
 	return out
 }
 
-// stateFields lists every State field of r, Probe's answer and the
-// source's fields.
-func stateFields(r *row) []Field {
+// stateFields lists every State field of r, with source the name of its
+// source, Probe's answer and the source's fields.
+func stateFields(r *row, source string) []Field {
 	s := &r.State
 	at := func(t time.Time) string {
 		if t.IsZero() {
@@ -269,7 +270,7 @@ func stateFields(r *row) []Field {
 		return t.Format(time.RFC3339Nano)
 	}
 	out := []Field{
-		{"id", s.ID}, {"source", r.source}, {"name", s.Name}, {"side", s.Side},
+		{"id", s.ID}, {"source", source}, {"name", s.Name}, {"side", s.Side},
 		{"local", addr(s.LocalAddr)}, {"remote", addr(s.RemoteAddr)},
 		{"liveness", r.Liveness},
 		{"opened_at", at(s.OpenedAt)}, {"age", dur(r.age)},

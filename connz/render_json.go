@@ -93,10 +93,10 @@ func tcpJSON(t *trackedconn.TCPInfo) *jsonTCP {
 	}
 }
 
-func connJSON(r *row, withOrigin bool) jsonConn {
+func connJSON(r *row, source string, withOrigin bool) jsonConn {
 	s := &r.State
 	c := jsonConn{
-		ID: s.ID, Source: r.source, Name: s.Name, Side: s.Side.String(),
+		ID: s.ID, Source: source, Name: s.Name, Side: s.Side.String(),
 		Local: addr(s.LocalAddr), Remote: addr(s.RemoteAddr),
 		OpenedAt: s.OpenedAt, LastReadAt: s.LastReadAt, LastWriteAt: s.LastWriteAt,
 		AgeSeconds: r.age.Seconds(), IdleSeconds: r.idle.Seconds(),
@@ -133,7 +133,7 @@ func renderJSON(snap *snapshot) []byte {
 			b.WriteByte(',')
 		}
 		r := &snap.rows[i]
-		mustEncode(&b, connJSON(r, snap.q.hasID))
+		mustEncode(&b, connJSON(r, snap.source(r), snap.q.id != 0))
 		if len(r.extra) == 0 {
 			continue
 		}

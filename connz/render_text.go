@@ -11,7 +11,7 @@ import (
 // renderText writes snap as aligned columns, one conn a line, for curl; the
 // one-conn view (?id=N) as one "key: value" line per field.
 func renderText(w io.Writer, snap *snapshot) {
-	if snap.q.hasID {
+	if snap.q.id != 0 {
 		renderTextDetail(w, snap)
 		return
 	}
@@ -43,7 +43,7 @@ func renderText(w io.Writer, snap *snapshot) {
 		b.WriteString(strconv.FormatUint(s.ID, 10))
 		b.WriteByte('\t')
 		if many {
-			b.WriteString(plain(r.source))
+			b.WriteString(plain(snap.source(r)))
 			b.WriteByte('\t')
 		}
 		rtt, retrans := "-", "-"
@@ -69,11 +69,12 @@ func renderText(w io.Writer, snap *snapshot) {
 // renderTextDetail writes the one conn of snap, a field a line.
 func renderTextDetail(w io.Writer, snap *snapshot) {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	for _, f := range detailFields(&snap.rows[0]) {
+	r := &snap.rows[0]
+	for _, f := range detailFields(r, snap.source(r)) {
 		fmt.Fprintf(tw, "%s:\t%s\n", f.Key, plain(fmt.Sprint(f.Value)))
 	}
 	tw.Flush()
-	if o := snap.rows[0].State.Origin; o != nil {
+	if o := r.State.Origin; o != nil {
 		fmt.Fprintf(w, "\nopened at (leak detection):\n%s\n", o)
 	}
 }

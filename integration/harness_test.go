@@ -7,29 +7,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/connwatch/connwatch/dialer"
 	"github.com/connwatch/connwatch/hooks"
-	"github.com/connwatch/connwatch/integration/servers"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
-// need returns the path of the program name from the Debian package pkg,
-// or skips (fails in CI) naming the package.
-func need(t testing.TB, name, pkg string, dirs ...string) string {
-	t.Helper()
-	return servers.Need(t, name, pkg, dirs...)
-}
+// pollEvery is how often a require.Eventually condition is checked.
+const pollEvery = 20 * time.Millisecond
 
-// eventually polls cond every 20 ms until it holds or d passes.
-func eventually(t testing.TB, d time.Duration, cond func() bool, msg string, args ...any) {
+// assertCloseOrder checks the final States of the server's and the
+// client's end of one conn, where either side may reach close(2) first:
+// that side says local, and the other, which finds the FIN at Close, says
+// peer.
+func assertCloseOrder(t testing.TB, server, client trackedconn.State) {
 	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf(msg, args...)
-		}
-		time.Sleep(20 * time.Millisecond)
+	first, second, who := server, client, "server"
+	if client.ClosedAt.Before(server.ClosedAt) {
+		first, second, who = client, server, "client"
 	}
+	assert.Equal(t, trackedconn.CauseLocal, first.Cause, "%s closed first", who)
+	assert.Equal(t, trackedconn.CausePeer, second.Cause, "the other side found the %s's FIN", who)
+	assert.True(t, second.PeerClosed, "the side that closed second saw the FIN")
 }
 
 // tracker is a dialer.Dialer that also keeps every conn it dialed, so a

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/integration/servers"
 	"github.com/connwatch/connwatch/listener"
 	"github.com/connwatch/connwatch/trackedconn"
 )
@@ -147,43 +148,35 @@ func TestHTTP2GoClient(t *testing.T) {
 			// A GOAWAY frame is 17 bytes (9 of header, last stream ID, error
 			// code); over TLS it comes in a record of its own.
 			goaway := int64(17)
-			eventually(t, 10*time.Second, func() bool {
+			require.Eventually(t, func() bool {
 				c := h.ln.Conns()
 				return len(c) == 1 && c[0].BytesWritten >= before.BytesWritten+goaway
-			}, "no GOAWAY from the server after Shutdown")
+			}, 10*time.Second, pollEvery, "no GOAWAY from the server after Shutdown")
 			// Nothing of the held response yet: only control frames, the
 			// GOAWAY among them (over TLS, 22 bytes more per record).
 			sent := h.ln.Conns()[0].BytesWritten - before.BytesWritten
 			assert.Less(t, sent, 3*goaway+2*22, "the server wrote GOAWAY, not the held response")
-			eventually(t, 10*time.Second, func() bool {
+			require.Eventually(t, func() bool {
 				c := h.d.Conns()
 				return len(c) == 1 && c[0].BytesRead == h.ln.Conns()[0].BytesWritten
-			}, "the client did not read the GOAWAY")
+			}, 10*time.Second, pollEvery, "the client did not read the GOAWAY")
 			close(h.release)
 			require.NoError(t, <-got, "the stream in flight completes after GOAWAY")
 			require.NoError(t, <-shut, "Shutdown")
 
-			eventually(t, 10*time.Second, func() bool { return h.d.Stats().Active == 0 },
+			require.Eventually(t, func() bool { return h.d.Stats().Active == 0 }, 10*time.Second, pollEvery,
 				"the client kept its conn after GOAWAY and the server's close")
 			require.Len(t, h.log.Closed(), 1)
 			require.Len(t, h.cliLog.Closed(), 1)
-			s, c := h.log.Closed()[0], h.cliLog.Closed()[0]
 			// After GOAWAY and its last stream, Go's client closes its idle
 			// conn while the server closes its own: either may be first.
-			// The first says local; the other finds the FIN at Close.
-			first, second, who := s, c, "server"
-			if c.ClosedAt.Before(s.ClosedAt) {
-				first, second, who = c, s, "client"
-			}
-			assert.Equal(t, trackedconn.CauseLocal, first.Cause, "%s closed first", who)
-			assert.Equal(t, trackedconn.CausePeer, second.Cause, "the other side found the %s's FIN", who)
-			assert.True(t, second.PeerClosed, "the side that closed second saw the FIN")
+			assertCloseOrder(t, h.log.Closed()[0], h.cliLog.Closed()[0])
 		})
 	}
 }
 
 func TestHTTP2Curl(t *testing.T) {
-	curl := need(t, "curl", "curl")
+	curl := servers.Need(t, "curl", "curl")
 	for _, m := range h2Modes {
 		t.Run(m.name, func(t *testing.T) {
 			h := startH2(t, m.tls)
@@ -205,7 +198,7 @@ func TestHTTP2Curl(t *testing.T) {
 			out, err := exec.Command(curl, args...).CombinedOutput()
 			require.NoError(t, err, "curl: %s", out)
 			assert.Equal(t, strings.Repeat("2\n", n), string(out), "curl spoke HTTP/2 for every URL")
-			eventually(t, 10*time.Second, func() bool { return len(h.log.Closed()) == 1 }, "curl's conn did not close")
+			require.Eventually(t, func() bool { return len(h.log.Closed()) == 1 }, 10*time.Second, pollEvery, "curl's conn did not close")
 			assert.EqualValues(t, 1, h.ln.Stats().Opened, "%d requests from curl on one conn", n)
 			s := h.log.Closed()[0]
 			assert.Equal(t, trackedconn.CausePeer, s.Cause, "curl closed its conn when done")

@@ -37,12 +37,12 @@ func pgAdmin(t *testing.T, pg *servers.PG) *pgx.Conn {
 // the server has closed its socket.
 func waitBackendGone(t *testing.T, admin *pgx.Conn, pid int64) {
 	t.Helper()
-	eventually(t, 15*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		var n int
 		err := admin.QueryRow(context.Background(),
 			"SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n)
 		return err == nil && n == 0
-	}, "backend %d is still there", pid)
+	}, 15*time.Second, pollEvery, "backend %d is still there", pid)
 }
 
 // localOrTerminated are the causes of a healthy conn the pool closes: pgx

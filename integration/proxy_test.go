@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/connwatch/connwatch/integration/servers"
 	"github.com/connwatch/connwatch/listener"
 	"github.com/connwatch/connwatch/trackedconn"
 )
@@ -133,7 +134,7 @@ func (p *runningProxy) Raw() []string {
 func (p *runningProxy) closes(t *testing.T, n int) []pairLog {
 	t.Helper()
 	var got []pairLog
-	eventually(t, 20*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		got = got[:0]
@@ -143,7 +144,7 @@ func (p *runningProxy) closes(t *testing.T, n int) []pairLog {
 			}
 		}
 		return len(got) >= n
-	}, "the proxy did not log %d pair closes", n)
+	}, 20*time.Second, pollEvery, "the proxy did not log %d pair closes", n)
 	return got
 }
 
@@ -196,10 +197,10 @@ func TestProxyPsqlTerminated(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
 	var pid int64
-	eventually(t, 20*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		err := admin.QueryRow(ctx, "SELECT pid FROM pg_stat_activity WHERE query LIKE '%connwatch-terminate-me%' AND pid <> pg_backend_pid()").Scan(&pid)
 		return err == nil
-	}, "the psql session never showed up in pg_stat_activity")
+	}, 20*time.Second, pollEvery, "the psql session never showed up in pg_stat_activity")
 	var ok bool
 	require.NoError(t, admin.QueryRow(ctx, "SELECT pg_terminate_backend($1)", pid).Scan(&ok))
 	require.True(t, ok)
@@ -213,7 +214,7 @@ func TestProxyPsqlTerminated(t *testing.T) {
 }
 
 func TestProxyCurlKeepAlive(t *testing.T) {
-	curl := need(t, "curl", "curl")
+	curl := servers.Need(t, "curl", "curl")
 	var srvLog stateLog
 	ln, err := listener.Listen("tcp", "127.0.0.1:0", trackedconn.WithHook(&srvLog))
 	require.NoError(t, err)
@@ -234,7 +235,7 @@ func TestProxyCurlKeepAlive(t *testing.T) {
 	require.Equal(t, n, strings.Count(string(out), strings.Repeat("y", 1000)), "curl got every response")
 
 	l := p.closes(t, 1)[0]
-	eventually(t, 10*time.Second, func() bool { return len(srvLog.Closed()) == 1 }, "the server conn did not close")
+	require.Eventually(t, func() bool { return len(srvLog.Closed()) == 1 }, 10*time.Second, pollEvery, "the server conn did not close")
 	s := srvLog.Closed()[0]
 	assert.EqualValues(t, 1, ln.Stats().Opened, "curl's %d requests: one conn through the proxy", n)
 	assert.Len(t, p.closes(t, 1), 1, "one pair")

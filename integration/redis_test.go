@@ -14,9 +14,6 @@ import (
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
-// startRedis runs redis-server for the test; see servers.Redis.
-func startRedis(t *testing.T, extra ...string) string { return servers.Redis(t, extra...) }
-
 // newRedis returns a go-redis client that dials through tr, and closes it
 // at cleanup.
 func newRedis(t *testing.T, addr string, tr *tracker) *redis.Client {
@@ -32,7 +29,7 @@ func newRedis(t *testing.T, addr string, tr *tracker) *redis.Client {
 }
 
 func TestRedisPoolReuse(t *testing.T) {
-	addr := startRedis(t)
+	addr := servers.Redis(t)
 	tr := newTracker("redis")
 	rdb := newRedis(t, addr, tr)
 	ctx := context.Background()
@@ -66,7 +63,7 @@ func killRedisClient(t *testing.T, addr string, id int64) {
 }
 
 func TestRedisClientKill(t *testing.T) {
-	addr := startRedis(t)
+	addr := servers.Redis(t)
 	tr := newTracker("redis")
 	rdb := newRedis(t, addr, tr)
 	ctx := context.Background()
@@ -78,10 +75,10 @@ func TestRedisClientKill(t *testing.T) {
 	old := tr.Dialed()[0]
 	before := old.State().BytesRead
 	// Dialer.Probe reaches the conn inside the go-redis pool.
-	eventually(t, 5*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		p := tr.Probe()
 		return len(p) == 1 && p[0].Liveness == trackedconn.LivenessPeerClosed
-	}, "Dialer.Probe() never said peer-closed after CLIENT KILL")
+	}, 5*time.Second, pollEvery, "Dialer.Probe() never said peer-closed after CLIENT KILL")
 	s := old.State()
 	assert.True(t, s.PeerClosed, "Probe recorded the FIN")
 	assert.False(t, s.Closed, "nobody closed the conn yet")
@@ -99,7 +96,7 @@ func TestRedisClientKill(t *testing.T) {
 }
 
 func TestRedisIdleTimeout(t *testing.T) {
-	addr := startRedis(t, "--timeout", "1")
+	addr := servers.Redis(t, "--timeout", "1")
 	tr := newTracker("redis")
 	rdb := newRedis(t, addr, tr)
 	ctx := context.Background()
@@ -111,10 +108,10 @@ func TestRedisIdleTimeout(t *testing.T) {
 	// gone from CLIENT LIST, asked on a conn of its own. Nobody probes.
 	admin := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
 	defer admin.Close()
-	eventually(t, 10*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		list, err := admin.ClientList(ctx).Result()
 		return err == nil && !containsID(list, id)
-	}, "redis kept the idle client %d", id)
+	}, 10*time.Second, pollEvery, "redis kept the idle client %d", id)
 
 	old := tr.Dialed()[0]
 	require.False(t, old.State().PeerClosed, "nothing read the FIN yet")

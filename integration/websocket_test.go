@@ -67,10 +67,10 @@ func TestWebSocket(t *testing.T) {
 	// counts its Write when the call returns, which may be after the
 	// server has answered: wait for the counts to meet.
 	var cliUp trackedconn.State
-	eventually(t, 5*time.Second, func() bool {
+	require.Eventually(t, func() bool {
 		cliUp = d.Conns()[0]
 		return cliUp.BytesWritten == atUpgrade.BytesRead && cliUp.BytesRead == atUpgrade.BytesWritten
-	}, "upgrade bytes: the client's and the server's counts never met")
+	}, 5*time.Second, pollEvery, "upgrade bytes: the client's and the server's counts never met")
 
 	// Messages under 126 bytes: a client frame is 2 header bytes, a 4-byte
 	// mask and the payload; a server frame is 2 header bytes and the
@@ -91,7 +91,7 @@ func TestWebSocket(t *testing.T) {
 	up += 6 + 2 + int64(len(reason))   // the client's close frame: code and reason, masked
 	down += 2 + 2 + int64(len(reason)) // the server echoes code and reason
 
-	eventually(t, 10*time.Second, func() bool { return ln.Stats().Active == 0 && d.Stats().Active == 0 },
+	require.Eventually(t, func() bool { return ln.Stats().Active == 0 && d.Stats().Active == 0 }, 10*time.Second, pollEvery,
 		"conns still open after the close handshake: server %d, client %d", ln.Stats().Active, d.Stats().Active)
 	require.Len(t, srvLog.Closed(), 1)
 	require.Len(t, cliLog.Closed(), 1)
@@ -103,15 +103,8 @@ func TestWebSocket(t *testing.T) {
 	assert.Equal(t, down, cl.BytesRead-cliUp.BytesRead, "client: bytes read after the upgrade")
 
 	// The server echoes the close frame and closes; the client closes once
-	// it has read that frame. Either may reach close(2) first: that side
-	// says local, and the other, which finds the FIN at Close, says peer.
-	first, second, who := s, cl, "server"
-	if cl.ClosedAt.Before(s.ClosedAt) {
-		first, second, who = cl, s, "client"
-	}
-	assert.Equal(t, trackedconn.CauseLocal, first.Cause, "%s closed first", who)
-	assert.Equal(t, trackedconn.CausePeer, second.Cause, "the other side found the %s's FIN", who)
-	assert.True(t, second.PeerClosed, "the side that closed second saw the FIN")
+	// it has read that frame. Either may reach close(2) first.
+	assertCloseOrder(t, s, cl)
 	assert.False(t, s.Reset || cl.Reset, "no reset")
 	assert.False(t, errors.Is(ctx.Err(), context.DeadlineExceeded))
 }

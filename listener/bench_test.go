@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/internal/benchcpu"
 	"github.com/connwatch/connwatch/listener"
 )
 
@@ -76,11 +77,11 @@ func BenchmarkChurnInterleaved(b *testing.B) {
 	var ratios, cpuRatios []float64
 	var rawTotal, trackedTotal cost
 	round := func(c *churner, n int) cost {
-		cpu, start := benchCPU(), time.Now()
+		cpu, start := benchcpu.Process(), time.Now()
 		for range n {
 			c.once(b)
 		}
-		return cost{time.Since(start), benchCPU() - cpu}
+		return cost{time.Since(start), benchcpu.Process() - cpu}
 	}
 	for i := 0; i < b.N; i += churnRound {
 		n := min(churnRound, b.N-i)

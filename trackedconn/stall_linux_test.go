@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/connwatch/connwatch/internal/netns"
+	"github.com/connwatch/connwatch/internal/netns/netnstest"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
@@ -80,7 +81,7 @@ func ghostPair(t *testing.T, opts ...trackedconn.Option) (*trackedconn.Conn, *ne
 // retransmission timeout (Linux: 200 ms minimum); when the path comes back
 // the conn reads open again, and no byte is lost.
 func TestNetnsStalledWithDataInFlight(t *testing.T) {
-	if !netns.RunTest(t) {
+	if !netnstest.RunTest(t) {
 		return
 	}
 	tc, s := ghostPair(t)
@@ -114,7 +115,7 @@ func TestNetnsStalledWithDataInFlight(t *testing.T) {
 // An idle conn with keepalive (1 s idle, 1 s interval) reads stalled once
 // two probes in a row went unanswered.
 func TestNetnsStalledIdleWithKeepAlive(t *testing.T) {
-	if !netns.RunTest(t) {
+	if !netnstest.RunTest(t) {
 		return
 	}
 	ka := net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 9}
@@ -133,7 +134,7 @@ func TestNetnsStalledIdleWithKeepAlive(t *testing.T) {
 // An idle conn without keepalive knows nothing of a vanished peer: it
 // stays open (never a guess).
 func TestNetnsIdleWithoutKeepAliveStaysOpen(t *testing.T) {
-	if !netns.RunTest(t) {
+	if !netnstest.RunTest(t) {
 		return
 	}
 	tc, _ := ghostPair(t)
@@ -146,7 +147,7 @@ func TestNetnsIdleWithoutKeepAliveStaysOpen(t *testing.T) {
 // When the kernel gives up (TCP_USER_TIMEOUT), the Read fails with
 // ETIMEDOUT: terminal, Cause stalled, and Probe says stalled from then on.
 func TestNetnsUserTimeoutEndsStalled(t *testing.T) {
-	if !netns.RunTest(t) {
+	if !netnstest.RunTest(t) {
 		return
 	}
 	tc, _ := ghostPair(t, trackedconn.WithUserTimeout(500*time.Millisecond))
@@ -166,7 +167,7 @@ func TestNetnsUserTimeoutEndsStalled(t *testing.T) {
 // A pool's own check may read ETIMEDOUT from the raw descriptor before
 // Close: the Cause is still stalled.
 func TestNetnsGaveUpFoundByRawReadIsStalled(t *testing.T) {
-	if !netns.RunTest(t) {
+	if !netnstest.RunTest(t) {
 		return
 	}
 	tc, _ := ghostPair(t, trackedconn.WithUserTimeout(300*time.Millisecond))

@@ -9,13 +9,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	conntrack "github.com/mwitkow/go-conntrack"
 
 	"github.com/connwatch/connwatch/dialer"
+	"github.com/connwatch/connwatch/internal/benchcpu"
 	"github.com/connwatch/connwatch/listener"
 )
 
@@ -107,12 +107,12 @@ func compare(b *testing.B, bytes int64, round int, sc scenario) {
 				b.SetBytes(bytes)
 			}
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := benchcpu.Process()
 			for b.Loop() {
 				op()
 			}
 			b.StopTimer()
-			if c := processCPU() - cpu; c > 0 {
+			if c := benchcpu.Process() - cpu; c > 0 {
 				if bytes > 0 {
 					b.ReportMetric(float64(c.Nanoseconds())/float64(int64(b.N)*bytes), "cpu-ns/B")
 				} else {
@@ -137,32 +137,60 @@ func interleave(b *testing.B, round int, sc scenario) {
 		defer stop()
 		ops[i] = op
 	}
-	wall := make([][]float64, len(impls))
-	cpu := make([][]float64, len(impls))
-	w := make([]time.Duration, len(impls))
-	c := make([]time.Duration, len(impls))
+	rs := newRatios()
 	for r := 0; r*round < b.N; r++ {
 		n := min(round, b.N-r*round)
-		for k := range impls {
-			i := (r + k) % len(impls)
-			c0, t0 := processCPU(), time.Now()
+		rs.round(r, func(i int) {
 			for range n {
 				ops[i]()
 			}
-			w[i], c[i] = time.Since(t0), processCPU()-c0
-		}
-		for i := 1; i < len(impls); i++ {
-			wall[i] = append(wall[i], float64(w[i])/float64(w[0]))
-			if c[0] > 0 && c[i] > 0 {
-				cpu[i] = append(cpu[i], float64(c[i])/float64(c[0]))
-			}
-		}
+		})
 	}
 	b.StopTimer()
+	rs.report(b)
+}
+
+// ratios collects, round by round, each impl's wall and CPU time relative
+// to raw's (impls[0]) in the same round.
+type ratios struct {
+	wall, cpu [][]float64     // per impl, one ratio per round
+	w, c      []time.Duration // per impl, this round's times
+}
+
+func newRatios() *ratios {
+	return &ratios{
+		wall: make([][]float64, len(impls)),
+		cpu:  make([][]float64, len(impls)),
+		w:    make([]time.Duration, len(impls)),
+		c:    make([]time.Duration, len(impls)),
+	}
+}
+
+// round times run(i) for every impl i, one after another, the first being
+// impl r (mod the number of impls), and records the ratios to raw's; a CPU
+// ratio only where both times are known.
+func (rs *ratios) round(r int, run func(i int)) {
+	for k := range impls {
+		i := (r + k) % len(impls)
+		c0, t0 := benchcpu.Process(), time.Now()
+		run(i)
+		rs.w[i], rs.c[i] = time.Since(t0), benchcpu.Process()-c0
+	}
 	for i := 1; i < len(impls); i++ {
-		b.ReportMetric(median(wall[i]), impls[i].name+"/raw")
-		if len(cpu[i]) > 0 {
-			b.ReportMetric(median(cpu[i]), "cpu-"+impls[i].name+"/raw")
+		rs.wall[i] = append(rs.wall[i], float64(rs.w[i])/float64(rs.w[0]))
+		if rs.c[0] > 0 && rs.c[i] > 0 {
+			rs.cpu[i] = append(rs.cpu[i], float64(rs.c[i])/float64(rs.c[0]))
+		}
+	}
+}
+
+// report reports, for every impl but raw, the median over rounds of its
+// wall time ratio (<impl>/raw) and of its CPU time ratio (cpu-<impl>/raw).
+func (rs *ratios) report(b *testing.B) {
+	for i := 1; i < len(impls); i++ {
+		b.ReportMetric(median(rs.wall[i]), impls[i].name+"/raw")
+		if len(rs.cpu[i]) > 0 {
+			b.ReportMetric(median(rs.cpu[i]), "cpu-"+impls[i].name+"/raw")
 		}
 	}
 }
@@ -170,16 +198,6 @@ func interleave(b *testing.B, round int, sc scenario) {
 func median(v []float64) float64 {
 	slices.Sort(v)
 	return v[len(v)/2]
-}
-
-// processCPU returns the CPU time the process has used so far (user and
-// system, every thread).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkPingPong64 sends 64 bytes over loopback TCP and waits for the
@@ -297,9 +315,9 @@ func compareBulk(b *testing.B, bytes int64, sc bulkScenario) {
 				b.StopTimer()
 				run := sc(b, im)
 				b.StartTimer()
-				c0 := processCPU()
+				c0 := benchcpu.Process()
 				run()
-				cpu += processCPU() - c0
+				cpu += benchcpu.Process() - c0
 			}
 			b.StopTimer()
 			if cpu > 0 {
@@ -308,10 +326,7 @@ func compareBulk(b *testing.B, bytes int64, sc bulkScenario) {
 		})
 	}
 	b.Run("impl=interleaved", func(b *testing.B) {
-		wall := make([][]float64, len(impls))
-		cpu := make([][]float64, len(impls))
-		w := make([]time.Duration, len(impls))
-		c := make([]time.Duration, len(impls))
+		rs := newRatios()
 		runs := make([]func(), len(impls))
 		for r := range b.N {
 			b.StopTimer()
@@ -319,26 +334,10 @@ func compareBulk(b *testing.B, bytes int64, sc bulkScenario) {
 				runs[i] = sc(b, im)
 			}
 			b.StartTimer()
-			for k := range impls {
-				i := (r + k) % len(impls)
-				c0, t0 := processCPU(), time.Now()
-				runs[i]()
-				w[i], c[i] = time.Since(t0), processCPU()-c0
-			}
-			for i := 1; i < len(impls); i++ {
-				wall[i] = append(wall[i], float64(w[i])/float64(w[0]))
-				if c[0] > 0 && c[i] > 0 {
-					cpu[i] = append(cpu[i], float64(c[i])/float64(c[0]))
-				}
-			}
+			rs.round(r, func(i int) { runs[i]() })
 		}
 		b.StopTimer()
-		for i := 1; i < len(impls); i++ {
-			b.ReportMetric(median(wall[i]), impls[i].name+"/raw")
-			if len(cpu[i]) > 0 {
-				b.ReportMetric(median(cpu[i]), "cpu-"+impls[i].name+"/raw")
-			}
-		}
+		rs.report(b)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/connwatch/connwatch/internal/netns"
+	"github.com/connwatch/connwatch/internal/netns/netnstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +17,7 @@ import (
 // that long, and logs the upstream's cause stalled. The upstream vanishes in a private
 // network namespace whose loopback drops every packet.
 func TestProxyReapsVanishedUpstream(t *testing.T) {
-	if !netns.RunTest(t) {
+	if !netnstest.RunTest(t) {
 		return
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

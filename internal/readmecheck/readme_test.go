@@ -21,6 +21,34 @@ import (
 // root is the repository root, from this package's directory.
 const root = "../.."
 
+// walkGo calls visit for every file of the tree whose name ends in suffix,
+// with its path, its path relative to root and its contents. It skips the
+// directories the go command skips: testdata, vendor, and names starting
+// with . or _.
+func walkGo(suffix string, visit func(path, rel string, src []byte) error) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != root && (name == "testdata" || name == "vendor" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(name, suffix) {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		return visit(path, rel, src)
+	})
+}
+
 // snippet is one ```go block of the README.
 type snippet struct {
 	line int    // line of the opening fence
@@ -91,30 +119,12 @@ type fn struct {
 func testFuncs(t *testing.T) []fn {
 	t.Helper()
 	var out []fn
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if path != root && (name == "testdata" || name == "vendor" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(name, "_test.go") {
-			return nil
-		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	err := walkGo("_test.go", func(path, rel string, src []byte) error {
 		fset := token.NewFileSet()
 		f, err := parser.ParseFile(fset, path, src, 0)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, path)
 		for _, decl := range f.Decls {
 			fd, ok := decl.(*ast.FuncDecl)
 			if !ok || fd.Body == nil {

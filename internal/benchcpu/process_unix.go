@@ -1,15 +1,15 @@
 //go:build unix
 
-package listener_test
+package benchcpu
 
 import (
 	"syscall"
 	"time"
 )
 
-// benchCPU returns the CPU time the process has used so far (user and
+// Process returns the CPU time the process has used so far (user and
 // system, every thread), or 0 if it cannot tell.
-func benchCPU() time.Duration {
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -1,17 +1,22 @@
-package netns
+// Package netnstest re-runs a test in a private network namespace (see
+// internal/netns). It is apart from netns so that the connwatch binary,
+// which imports netns, does not link package testing.
+package netnstest
 
 import (
 	"bytes"
 	"os"
 	"regexp"
 	"testing"
+
+	"github.com/connwatch/connwatch/internal/netns"
 )
 
 // RunTest runs the calling top-level test again in a private namespace and
 // reports whether the caller is already in one: the test body runs only
 // where it returns true.
 //
-//	if !netns.RunTest(t) {
+//	if !netnstest.RunTest(t) {
 //		return
 //	}
 //	... netns.Blackhole(true) ...
@@ -21,10 +26,10 @@ import (
 // install step.
 func RunTest(t *testing.T) bool {
 	t.Helper()
-	if Inside() {
+	if netns.Inside() {
 		return true
 	}
-	if err := Available(); err != nil {
+	if err := netns.Available(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%v (CI must run this test)", err)
 		}
@@ -34,7 +39,7 @@ func RunTest(t *testing.T) bool {
 	if err != nil {
 		t.Fatalf("netns: the test binary: %v", err)
 	}
-	cmd := Command(exe, "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1")
+	cmd := netns.Command(exe, "-test.run=^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("in a private network namespace:\n%s", out)
 	if err != nil {

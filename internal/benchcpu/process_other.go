@@ -1,0 +1,8 @@
+//go:build !unix
+
+package benchcpu
+
+import "time"
+
+// Process returns 0: the process's CPU time is read on Unix only.
+func Process() time.Duration { return 0 }

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package trackedconn_test
-
-import "time"
-
-// processCPU returns 0: the process's CPU time is read on Unix only.
-func processCPU() time.Duration { return 0 }
