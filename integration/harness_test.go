@@ -28,9 +28,21 @@ func assertCloseOrder(t testing.TB, server, client trackedconn.State) {
 		first, second, who = client, server, "client"
 	}
 	assert.Equal(t, trackedconn.CauseLocal, first.Cause, "%s closed first", who)
+	if gap := second.ClosedAt.Sub(first.ClosedAt); second.Cause == trackedconn.CauseLocal {
+		// A simultaneous close: the second side began its Close before the
+		// first side's FIN, sent after its ClosedAt, reached it. Seen about
+		// once in 40 runs, with a gap of microseconds.
+		assert.Less(t, gap, simultaneousClose, "the side that closed second, %v after the %s, did not see its FIN", gap, who)
+		return
+	}
 	assert.Equal(t, trackedconn.CausePeer, second.Cause, "the other side found the %s's FIN", who)
 	assert.True(t, second.PeerClosed, "the side that closed second saw the FIN")
 }
+
+// simultaneousClose bounds the gap between two Closes that can both be
+// local: the first side's FIN crosses loopback within microseconds of its
+// close(2).
+const simultaneousClose = 50 * time.Millisecond
 
 // tracker is a dialer.Dialer that also keeps every conn it dialed, so a
 // test can read the final State of conns the pool closed, and counts

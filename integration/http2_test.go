@@ -153,9 +153,12 @@ func TestHTTP2GoClient(t *testing.T) {
 				return len(c) == 1 && c[0].BytesWritten >= before.BytesWritten+goaway
 			}, 10*time.Second, pollEvery, "no GOAWAY from the server after Shutdown")
 			// Nothing of the held response yet: only control frames, the
-			// GOAWAY among them (over TLS, 22 bytes more per record).
+			// GOAWAY among them, and at times window updates and a settings
+			// ack left over from the earlier requests (35 bytes more, in a
+			// record of their own: seen in 2 runs of 25). Over TLS each
+			// record adds 22 bytes.
 			sent := h.ln.Conns()[0].BytesWritten - before.BytesWritten
-			assert.Less(t, sent, 3*goaway+2*22, "the server wrote GOAWAY, not the held response")
+			assert.Less(t, sent, 4*goaway+3*22, "the server wrote GOAWAY, not the held response")
 			require.Eventually(t, func() bool {
 				c := h.d.Conns()
 				return len(c) == 1 && c[0].BytesRead == h.ln.Conns()[0].BytesWritten
