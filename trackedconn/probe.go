@@ -313,9 +313,15 @@ func (s *core) lookBeforeClose() bool {
 		return false
 	}
 	if s.probe.Load() == nil {
-		if r, ok := lookTCP(s.inner, f); ok {
-			s.record(r)
-			return r.l == LivenessStalled
+		rc, tcp := rawConnKind(s.inner)
+		if rc == nil {
+			return false // no socket to look at
+		}
+		if tcp {
+			if r, ok := lookTCP(rc, f); ok {
+				s.record(r)
+				return r.l == LivenessStalled
+			}
 		}
 	}
 	l, _ := s.probeFull(nil, true)

@@ -1,8 +1,8 @@
 package trackedconn
 
 import (
-	"net"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -268,22 +268,14 @@ var closeProbers = sync.Pool{New: func() any {
 	return p
 }}
 
-// lookTCP judges the TCP socket beneath c for its first Close, with one
-// getsockopt, if c is (or wraps, through NetConn methods) a *net.TCPConn;
-// ok is false otherwise. f is the conn's flags.
-func lookTCP(c net.Conn, f uint32) (r probeResult, ok bool) {
-	tc := tcpConnOf(c)
-	if tc == nil {
-		return probeResult{}, false
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return probeResult{}, false
-	}
+// lookTCP judges the TCP socket of rc (a *net.TCPConn's) for its first
+// Close, with one getsockopt; ok is false if the descriptor is gone. f is
+// the conn's flags.
+func lookTCP(rc syscall.RawConn, f uint32) (r probeResult, ok bool) {
 	p := closeProbers.Get().(*closeProber)
 	p.setInputs(f, true, false)
 	p.res = probeResult{}
-	err = rc.Control(p.fn)
+	err := rc.Control(p.fn)
 	r = p.res
 	closeProbers.Put(p)
 	return r, err == nil

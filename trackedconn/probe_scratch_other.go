@@ -2,7 +2,7 @@
 
 package trackedconn
 
-import "net"
+import "syscall"
 
 // probeScratch is the byte a peek receives into, off Linux.
 type probeScratch struct {
@@ -13,4 +13,4 @@ func (p *prober) getTCPBuf() {}
 func (p *prober) putTCPBuf() {}
 
 // lookTCP finds nothing: off Linux the first Close probes as Probe does.
-func lookTCP(c net.Conn, f uint32) (probeResult, bool) { return probeResult{}, false }
+func lookTCP(rc syscall.RawConn, f uint32) (probeResult, bool) { return probeResult{}, false }
