@@ -145,34 +145,56 @@ func benchInterleave(b *testing.B, round int, scenario benchScenario, raw, track
 	defer rawStop()
 	trackedOp, trackedStop := scenario(b, tracked)
 	defer trackedStop()
-	type cost struct{ wall, cpu time.Duration }
 	timed := func(op func(), n int) cost {
-		cpu, start := processCPU(), time.Now()
-		for range n {
-			op()
-		}
-		return cost{time.Since(start), processCPU() - cpu}
+		return timeRun(func() {
+			for range n {
+				op()
+			}
+		})
 	}
-	var ratios, cpuRatios []float64
+	var rs roundRatios
 	for i := 0; i < b.N; i += round {
 		n := min(round, b.N-i)
 		var r, t cost
-		if len(ratios)%2 == 0 { // alternate which goes first
+		if len(rs.wall)%2 == 0 { // alternate which goes first
 			r, t = timed(rawOp, n), timed(trackedOp, n)
 		} else {
 			t, r = timed(trackedOp, n), timed(rawOp, n)
 		}
-		ratios = append(ratios, float64(t.wall)/float64(r.wall))
-		if r.cpu > 0 && t.cpu > 0 {
-			cpuRatios = append(cpuRatios, float64(t.cpu)/float64(r.cpu))
-		}
+		rs.add(r, t)
 	}
 	b.StopTimer()
-	slices.Sort(ratios)
-	b.ReportMetric(ratios[len(ratios)/2], "tracked/raw")
-	if len(cpuRatios) > 0 {
-		slices.Sort(cpuRatios)
-		b.ReportMetric(cpuRatios[len(cpuRatios)/2], "cpu-tracked/raw")
+	rs.report(b)
+}
+
+// cost is what a timed run took: wall-clock and process CPU time.
+type cost struct{ wall, cpu time.Duration }
+
+// timeRun runs run once and returns its cost.
+func timeRun(run func()) cost {
+	c0, t0 := processCPU(), time.Now()
+	run()
+	return cost{time.Since(t0), processCPU() - c0}
+}
+
+// roundRatios collects the tracked/raw ratios of interleaved rounds and
+// reports their medians (tracked/raw, and cpu-tracked/raw where the CPU
+// time is known).
+type roundRatios struct{ wall, cpu []float64 }
+
+func (rs *roundRatios) add(raw, tracked cost) {
+	rs.wall = append(rs.wall, float64(tracked.wall)/float64(raw.wall))
+	if raw.cpu > 0 && tracked.cpu > 0 {
+		rs.cpu = append(rs.cpu, float64(tracked.cpu)/float64(raw.cpu))
+	}
+}
+
+func (rs *roundRatios) report(b *testing.B) {
+	slices.Sort(rs.wall)
+	b.ReportMetric(rs.wall[len(rs.wall)/2], "tracked/raw")
+	if len(rs.cpu) > 0 {
+		slices.Sort(rs.cpu)
+		b.ReportMetric(rs.cpu[len(rs.cpu)/2], "cpu-tracked/raw")
 	}
 }
 
@@ -262,35 +284,21 @@ func benchBulkCompare(b *testing.B, bytes int64, sc benchBulkScenario) {
 		})
 	}
 	b.Run("impl=interleaved", func(b *testing.B) {
-		type cost struct{ wall, cpu time.Duration }
-		timed := func(run func()) cost {
-			c0, t0 := processCPU(), time.Now()
-			run()
-			return cost{time.Since(t0), processCPU() - c0}
-		}
-		var walls, cpus []float64
+		var rs roundRatios
 		for i := range b.N {
 			b.StopTimer()
 			rawRun, trackedRun := sc(b, benchRaw), sc(b, benchTracked)
 			b.StartTimer()
 			var r, t cost
 			if i%2 == 0 {
-				r, t = timed(rawRun), timed(trackedRun)
+				r, t = timeRun(rawRun), timeRun(trackedRun)
 			} else {
-				t, r = timed(trackedRun), timed(rawRun)
+				t, r = timeRun(trackedRun), timeRun(rawRun)
 			}
-			walls = append(walls, float64(t.wall)/float64(r.wall))
-			if r.cpu > 0 && t.cpu > 0 {
-				cpus = append(cpus, float64(t.cpu)/float64(r.cpu))
-			}
+			rs.add(r, t)
 		}
 		b.StopTimer()
-		slices.Sort(walls)
-		b.ReportMetric(walls[len(walls)/2], "tracked/raw")
-		if len(cpus) > 0 {
-			slices.Sort(cpus)
-			b.ReportMetric(cpus[len(cpus)/2], "cpu-tracked/raw")
-		}
+		rs.report(b)
 	})
 }
 
