@@ -292,8 +292,8 @@ func (c *Conn) State() State { return c.s.state() }
 // called, or the conn was reset, or both directions are shut (a read
 // reached the peer's FIN and CloseWrite was called, or CloseRead and
 // CloseWrite were both called). A FIN that Probe found behind unread data
-// does not count until the data is read. A conn whose peer has gone away without a FIN or RST reaching us
-// looks open: see Probe.
+// does not count until the data is read. A conn whose peer has gone away
+// without a FIN or RST reaching us looks open: see Probe.
 func (c *Conn) IsClosed() bool { return isClosed(c.s.flags.Load()) }
 
 // SyscallConn returns the wrapped conn's raw conn, for socket options and
