@@ -167,6 +167,14 @@
 // held inside pools. Off Linux Probe does not judge stalls: darwin's
 // TCPInfo has no retransmission streak or probe count.
 //
+// Nor does Probe judge stalls on an MPTCP conn (which a Go listener on
+// Linux accepts from an MPTCP client by default, and a net.Dialer with
+// SetMultipathTCP(true) dials): its TCP_INFO describes the first subflow
+// only, which neither shows the connection's end nor tells whether another
+// subflow carries the data. Probe and the look at Close judge its FIN and
+// reset with poll, and TCPInfo returns an error matching
+// errors.ErrUnsupported.
+//
 // # Zero-copy paths
 //
 // ReadFrom and WriteTo keep the kernel's zero-copy paths through the
@@ -190,7 +198,10 @@
 // does not allocate. Probe costs two system calls on a Linux TCP socket
 // (getsockopt TCP_INFO and ioctl SIOCINQ; a third, poll, in state CLOSE),
 // one elsewhere, and on Linux no allocation. The first Close costs one
-// probe more when nothing terminal was recorded.
+// look more when nothing terminal was recorded: one getsockopt on a Linux
+// TCP conn never probed, and a poll after it when TCP_INFO shows no end
+// and the conn may be MPTCP (it did not come from a plain TCP listener or
+// from a Dialer dialing with a zero net.Dialer, without MPTCP).
 //
 // # Limits
 //

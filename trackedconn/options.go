@@ -46,6 +46,9 @@ type config struct {
 	// afterClose runs once EventClose's hooks have returned
 	// (wrapopt.AfterClose); the last one given wins.
 	afterClose func()
+	// plainTCP: the TCP conns wrapped with this configuration are never
+	// MPTCP (wrapopt.PlainTCP).
+	plainTCP bool
 
 	keepAlive   *net.KeepAliveConfig // WithKeepAlive
 	userTimeout time.Duration        // WithUserTimeout; 0: leave the socket's
@@ -62,6 +65,7 @@ func (c *config) apply(dst *config) {
 		dst.group = c.group
 	}
 	dst.leak = dst.leak || c.leak
+	dst.plainTCP = dst.plainTCP || c.plainTCP
 	if c.afterClose != nil {
 		dst.afterClose = c.afterClose
 	}
@@ -83,6 +87,32 @@ func init() {
 	wrapopt.AfterClose = func(f func()) any {
 		return Option(optionFunc(func(c *config) { c.afterClose = f }))
 	}
+	wrapopt.PlainTCP = func(src any) any {
+		if !plainTCPSource(src) {
+			return nil
+		}
+		return Option(optionFunc(func(c *config) { c.plainTCP = true }))
+	}
+}
+
+// plainTCPSource reports whether every TCP conn src hands out is plain
+// TCP, not MPTCP (see wrapopt.PlainTCP).
+func plainTCPSource(src any) bool {
+	switch v := src.(type) {
+	case *net.Dialer:
+		return !v.MultipathTCP()
+	case *net.TCPListener:
+		rc, err := v.SyscallConn()
+		if err != nil {
+			return false
+		}
+		k := sockUnknown
+		if rc.Control(func(fd uintptr) { k = sockKindOf(fd) }) != nil {
+			return false
+		}
+		return k == sockTCP
+	}
+	return false
 }
 
 // noOptions is the configuration of a bare Wrap(c).

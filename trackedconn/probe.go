@@ -146,6 +146,9 @@ type prober struct {
 	fn  func(fd uintptr)
 	tfn func(fd uintptr) // reads TCP_INFO only (Conn.TCPInfo)
 	tcp bool             // a TCP socket whose TCP_INFO the probe reads (Linux)
+	// mptcp: an MPTCP socket (Linux), judged by poll: its TCP_INFO is its
+	// first subflow's.
+	mptcp bool
 	// atClose: in, a look at the first Close: TCP_INFO alone answers, and
 	// a pending error may be taken.
 	atClose bool
@@ -155,6 +158,9 @@ type prober struct {
 	// wantInfo: in, the caller wants the kernel's view the run reads, as a
 	// TCPInfo in res.info (Probe alone and the look at Close do not).
 	wantInfo bool
+	// mayMPTCP: in, for a look at Close through TCP_INFO (lookTCP), the
+	// socket may be MPTCP, so an open TCP state must be checked by poll.
+	mayMPTCP bool
 
 	mu        sync.Mutex
 	readShut  bool // in: CloseRead was called on this side
@@ -188,7 +194,7 @@ func newProber(rc syscall.RawConn) *prober {
 	if err := rc.Control(func(fd uintptr) { k = sockKindOf(fd) }); err != nil || k == sockUnknown {
 		return noProber
 	}
-	p := &prober{rc: rc, tcp: k == sockTCP}
+	p := &prober{rc: rc, tcp: k == sockTCP, mptcp: k == sockMPTCP}
 	p.fn = p.peek
 	p.tfn = p.tcpInfoOf
 	return p
@@ -201,6 +207,7 @@ const (
 	sockUnknown sockKind = iota // not a stream socket, or no peeking here
 	sockStream                  // a stream socket (Unix, or TCP where the kind is not told)
 	sockTCP                     // a TCP socket
+	sockMPTCP                   // an MPTCP socket (Linux)
 )
 
 // prober returns the conn's cached prober, finding the socket on first use.
@@ -306,7 +313,9 @@ func rawConnKind(x any) (rc syscall.RawConn, tcp bool) {
 // peer's FIN follows). A FIN or reset it finds is recorded as Probe
 // records it; it reports whether the socket is stalled. On a Linux TCP
 // conn never probed before it costs one getsockopt (TCP_INFO), without
-// building the conn's prober.
+// building the conn's prober, and a poll as well when TCP_INFO shows no end
+// and the conn may be MPTCP (it was not handed out by a plain TCP listener
+// or a dialer that does not use MPTCP).
 func (s *core) lookBeforeClose() bool {
 	f := s.flags.Load()
 	if f&flagClosed != 0 || f>>termShift&causeMask != 0 {
@@ -318,7 +327,7 @@ func (s *core) lookBeforeClose() bool {
 			return false // no socket to look at
 		}
 		if tcp {
-			if r, ok := lookTCP(rc, f); ok {
+			if r, ok := lookTCP(rc, f, !s.cfg.plainTCP); ok {
 				s.record(r)
 				return r.l == LivenessStalled
 			}

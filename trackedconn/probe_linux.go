@@ -38,18 +38,23 @@ var tcpStateNames = [...]string{
 	tcpClosing:     "closing",
 }
 
-// sockKindOf tells whether fd is a TCP socket or another stream socket.
-// An MPTCP socket is not TCP here: its TCP_INFO state stays ESTABLISHED
-// after the peer's FIN (Linux 6.18), so it is judged like any stream
-// socket.
+// sockKindOf tells whether fd is a TCP socket, an MPTCP socket or another
+// stream socket. An MPTCP socket is not TCP here: its TCP_INFO is its first
+// subflow's, whose state stays ESTABLISHED after the peer closed the
+// connection (Linux 6.18), so poll judges it (peekMPTCP).
 func sockKindOf(fd uintptr) sockKind {
 	typ, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil || typ != unix.SOCK_STREAM {
 		return sockUnknown
 	}
 	proto, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL)
-	if err == nil && proto == unix.IPPROTO_TCP {
+	switch {
+	case err != nil:
+		return sockStream
+	case proto == unix.IPPROTO_TCP:
 		return sockTCP
+	case proto == unix.IPPROTO_MPTCP:
+		return sockMPTCP
 	}
 	return sockStream
 }
@@ -123,6 +128,12 @@ func tcpInfoFrom(k *kernelTCPInfo) TCPInfo {
 // receive, without taking it: poll reports POLLERR and leaves sk_err alone,
 // where a receive, even with MSG_PEEK, would hand it over and clear it.
 func (p *prober) pendingError(fd uintptr) (pending, readable bool) {
+	ev := p.poll(fd)
+	return ev&unix.POLLERR != 0, ev&(unix.POLLIN|unix.POLLRDHUP|unix.POLLHUP) != 0
+}
+
+// poll returns the events poll reports on fd for reading, without waiting.
+func (p *prober) poll(fd uintptr) int16 {
 	p.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN | unix.POLLRDHUP}
 	for {
 		_, err := unix.Poll(p.pfd[:], 0)
@@ -130,8 +141,7 @@ func (p *prober) pendingError(fd uintptr) (pending, readable bool) {
 			break
 		}
 	}
-	ev := p.pfd[0].Revents
-	return ev&unix.POLLERR != 0, ev&(unix.POLLIN|unix.POLLRDHUP|unix.POLLHUP) != 0
+	return p.pfd[0].Revents
 }
 
 // inq returns how many bytes wait to be read on fd (SIOCINQ), or -1.
@@ -148,8 +158,12 @@ func inq(fd uintptr) int {
 // receive hands a socket error to one caller only, MSG_PEEK or not. It runs
 // under p.mu, inside RawConn.Control.
 func (p *prober) peek(fd uintptr) {
-	if p.tcp {
+	switch {
+	case p.tcp:
 		p.peekTCP(fd)
+		return
+	case p.mptcp:
+		p.peekMPTCP(fd)
 		return
 	}
 	// Another stream socket (Unix): poll, then count the queued bytes.
@@ -191,6 +205,15 @@ func (p *prober) peekTCP(fd uintptr) {
 		default:
 			p.res.l = LivenessOpen
 		}
+		if p.mayMPTCP {
+			// An MPTCP socket's TCP_INFO is its first subflow's, which
+			// does not show the end of the connection: poll does.
+			l := p.res.l
+			p.peekMPTCP(fd)
+			if !p.res.fin && p.res.l != LivenessReset && p.res.l != LivenessPeerClosed {
+				p.res.l = l
+			}
+		}
 	case tcpCloseWait, tcpLastAck, tcpClosing:
 		// The peer's FIN has arrived, whatever is still queued before it.
 		if !p.readShut && (p.atClose || inq(fd) > 0) {
@@ -200,6 +223,35 @@ func (p *prober) peekTCP(fd uintptr) {
 		}
 	case tcpClose:
 		p.judgeClosed(fd, ti)
+	}
+}
+
+// peekMPTCP judges an MPTCP socket by poll, which reports the connection's
+// end where its TCP_INFO, the first subflow's, does not. Two things differ
+// from another stream socket: SIOCINQ counts one byte more than is queued
+// once the peer's DATA_FIN is in (or the connection is closed), and POLLHUP
+// without our own CloseWrite means the connection is closed without a FIN
+// of ours: a reset, or the kernel gave up. A pending error is left for the
+// next Read. No stall is judged: the first subflow's retransmissions do not
+// tell whether another subflow carries the data.
+func (p *prober) peekMPTCP(fd uintptr) {
+	ev := p.poll(fd)
+	ended := ev&(unix.POLLRDHUP|unix.POLLHUP) != 0
+	switch {
+	case ev&unix.POLLERR != 0:
+		p.res.l = LivenessReset
+	case p.readShut:
+		// After our own shutdown(SHUT_RD) the socket reads as shut.
+	case !ended && ev&unix.POLLIN == 0:
+		p.res.l = LivenessOpen
+	case !ended:
+		p.res.l = LivenessReadable
+	case ev&unix.POLLHUP != 0 && !p.writeShut:
+		p.res.l = LivenessReset
+	case p.atClose || inq(fd) > 1:
+		p.res.l, p.res.fin = LivenessReadable, !p.finKnown
+	default:
+		p.res.l = LivenessPeerClosed
 	}
 }
 
@@ -269,11 +321,13 @@ var closeProbers = sync.Pool{New: func() any {
 }}
 
 // lookTCP judges the TCP socket of rc (a *net.TCPConn's) for its first
-// Close, with one getsockopt; ok is false if the descriptor is gone. f is
-// the conn's flags.
-func lookTCP(rc syscall.RawConn, f uint32) (r probeResult, ok bool) {
+// Close, with one getsockopt, and a poll after it if mayMPTCP and TCP_INFO
+// shows no end; ok is false if the descriptor is gone. f is the conn's
+// flags.
+func lookTCP(rc syscall.RawConn, f uint32, mayMPTCP bool) (r probeResult, ok bool) {
 	p := closeProbers.Get().(*closeProber)
 	p.setInputs(f, true, false)
+	p.mayMPTCP = mayMPTCP
 	p.res = probeResult{}
 	err := rc.Control(p.fn)
 	r = p.res

@@ -13,4 +13,6 @@ func (p *prober) getTCPBuf() {}
 func (p *prober) putTCPBuf() {}
 
 // lookTCP finds nothing: off Linux the first Close probes as Probe does.
-func lookTCP(rc syscall.RawConn, f uint32) (probeResult, bool) { return probeResult{}, false }
+func lookTCP(rc syscall.RawConn, f uint32, mayMPTCP bool) (probeResult, bool) {
+	return probeResult{}, false
+}

@@ -28,8 +28,9 @@ type TCPInfo struct {
 // TCPInfo returns the kernel's view of the conn's TCP socket, read with one
 // getsockopt, also beneath a *tls.Conn or another conn with a NetConn
 // method. It never blocks and never reads. It returns an error matching
-// errors.ErrUnsupported for conns that are not TCP and on platforms
-// without such a view (Linux and darwin have one), and the raw conn's error
+// errors.ErrUnsupported for conns that are not TCP (an MPTCP conn, whose
+// TCP_INFO describes one subflow, included) and on platforms without such
+// a view (Linux and darwin have one), and the raw conn's error
 // (matching net.ErrClosed) once the socket is closed.
 func (c *Conn) TCPInfo() (TCPInfo, error) {
 	ti, err := c.s.tcpInfo()

@@ -10,3 +10,12 @@ package wrapopt
 // returned as any: trackedconn imports this package, so its Option cannot
 // be named here.)
 var AfterClose func(f func()) any
+
+// PlainTCP returns a trackedconn.Option saying that the TCP conns src hands
+// out are never MPTCP, or nil when that is not known: src is a
+// *net.TCPListener whose own socket is plain TCP, or a *net.Dialer that does
+// not use MPTCP. It spares those conns the second system call that the look
+// at a first Close makes on a TCP conn which may be MPTCP, whose TCP_INFO
+// describes one subflow and misses the peer's close. It may make one system
+// call. trackedconn's init sets it.
+var PlainTCP func(src any) any
