@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/connwatch/connwatch/internal/wrapopt"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
@@ -72,12 +73,17 @@ func Wrap(dial DialFunc, opts ...trackedconn.Option) *Dialer {
 
 func (d *Dialer) init() {
 	d.once.Do(func() {
-		all := make([]trackedconn.Option, 0, len(d.user)+2)
+		all := make([]trackedconn.Option, 0, len(d.user)+3)
 		all = append(all, d.user...)
 		all = append(all,
 			trackedconn.WithSide(trackedconn.SideClient),
 			trackedconn.WithGroup(&d.group),
 		)
+		if d.dial == nil { // a zero net.Dialer, which dials MPTCP only if GODEBUG says so
+			if o := wrapopt.PlainTCP(new(net.Dialer)); o != nil {
+				all = append(all, o.(trackedconn.Option))
+			}
+		}
 		d.opt = trackedconn.Options(all...)
 		d.user = nil
 	})

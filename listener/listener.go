@@ -71,13 +71,16 @@ func Wrap(l net.Listener, opts ...trackedconn.Option) *Listener {
 		return t
 	}
 	t := &Listener{inner: l}
-	all := make([]trackedconn.Option, 0, len(opts)+3)
+	all := make([]trackedconn.Option, 0, len(opts)+4)
 	all = append(all, opts...)
 	all = append(all,
 		trackedconn.WithSide(trackedconn.SideServer),
 		wrapopt.AfterClose(t.connFinished).(trackedconn.Option), // runs after the user's hooks
 		trackedconn.WithGroup(&t.group),
 	)
+	if o := wrapopt.PlainTCP(l); o != nil { // not an MPTCP listener
+		all = append(all, o.(trackedconn.Option))
+	}
 	t.opt = trackedconn.Options(all...)
 	return t
 }
