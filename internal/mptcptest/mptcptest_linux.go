@@ -3,6 +3,7 @@ package mptcptest
 import (
 	"context"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -45,16 +46,25 @@ func Pair(t testing.TB) (client, server *net.TCPConn) {
 	return client, server
 }
 
-// Require skips the test unless every conn is MPTCP: the kernel may have
-// none (net.mptcp.enabled=0, or built without CONFIG_MPTCP).
+// Require skips the test unless every conn is MPTCP: the kernel may be
+// built without it (CONFIG_MPTCP), or have it turned off
+// (net.mptcp.enabled=0). Under CI=true the test fails in the second case:
+// .ci/run turns MPTCP on, and a skip would hide that it did not.
 func Require(t testing.TB, conns ...*net.TCPConn) {
 	t.Helper()
 	for _, c := range conns {
 		if mp, err := c.MultipathTCP(); err != nil || !mp {
-			t.Skipf("MPTCP is not available on this kernel (net.mptcp.enabled, CONFIG_MPTCP): %v", err)
+			_, serr := os.Stat(enabledSysctl)
+			if os.Getenv("CI") == "true" && serr == nil {
+				t.Fatalf("mptcptest: a conn is not MPTCP, though this kernel has it (CI must run this test; is %s 1?): %v", enabledSysctl, err)
+			}
+			t.Skipf("SKIP: MPTCP is not available here (%s, CONFIG_MPTCP): %v", enabledSysctl, err)
 		}
 	}
 }
+
+// enabledSysctl is net.mptcp.enabled, present when the kernel has MPTCP.
+const enabledSysctl = "/proc/sys/net/mptcp/enabled"
 
 // WaitPoll waits until poll reports one of the events in mask (unix.POLLIN,
 // POLLRDHUP, POLLERR, ...) for c's socket. It reads nothing, so a tracked
