@@ -51,8 +51,8 @@ func churn(b *testing.B, ln net.Listener, dial dialFunc) {
 }
 
 // BenchmarkChurnInterleaved runs the raw and tracked churn of
-// BenchmarkChurn in alternating rounds of churnRound conns, so that both
-// see the same machine load and the same number of sockets in TIME_WAIT,
+// BenchmarkChurn in alternating rounds of 100 conns (interleaveChurn), so
+// that both see the same machine load and the same sockets in TIME_WAIT,
 // and reports the median over rounds of the tracked/raw time ratio (the
 // DESIGN target is tracked/raw conns/s >= 0.95, that is a time ratio <=
 // 1/0.95 = 1.053), and the same for the process's CPU time
@@ -72,47 +72,57 @@ func BenchmarkChurnInterleaved(b *testing.B) {
 	tracked := startChurner(trackedLn, dialer.New().DialContext)
 	defer tracked.stop()
 
-	const churnRound = 100
-	type cost struct{ wall, cpu time.Duration }
-	var ratios, cpuRatios []float64
-	var rawTotal, trackedTotal cost
-	round := func(c *churner, n int) cost {
-		cpu, start := benchcpu.Process(), time.Now()
-		for range n {
-			c.once(b)
-		}
-		return cost{time.Since(start), benchcpu.Process() - cpu}
+	totals, wall, cpu := interleaveChurn(b, raw, tracked)
+	b.ReportMetric(median(wall[1]), "tracked/raw")
+	if len(cpu[1]) > 0 {
+		b.ReportMetric(median(cpu[1]), "cpu-tracked/raw")
+		b.ReportMetric(float64(totals[0].cpu.Nanoseconds())/float64(b.N), "raw-cpu-ns/conn")
+		b.ReportMetric(float64(totals[1].cpu.Nanoseconds())/float64(b.N), "tracked-cpu-ns/conn")
 	}
-	for i := 0; i < b.N; i += churnRound {
+	b.ReportMetric(float64(totals[0].wall.Nanoseconds())/float64(b.N), "raw-ns/conn")
+	b.ReportMetric(float64(totals[1].wall.Nanoseconds())/float64(b.N), "tracked-ns/conn")
+}
+
+// churnCost is the wall and process CPU time a run of churned conns took.
+type churnCost struct{ wall, cpu time.Duration }
+
+// interleaveChurn churns b.N conns through each of cs in rounds of 100,
+// rotating which churner goes first, so that all see the same machine load
+// and the same number of sockets in TIME_WAIT. It returns each churner's
+// total cost, and for each churner but the first the per-round ratios of
+// its wall and CPU time to the first's (wall[0] and cpu[0] are empty).
+func interleaveChurn(b *testing.B, cs ...*churner) (totals []churnCost, wall, cpu [][]float64) {
+	const churnRound = 100
+	totals = make([]churnCost, len(cs))
+	wall, cpu = make([][]float64, len(cs)), make([][]float64, len(cs))
+	round := make([]churnCost, len(cs))
+	for i, k := 0, 0; i < b.N; i, k = i+churnRound, k+1 {
 		n := min(churnRound, b.N-i)
-		var r, t cost
-		if len(ratios)%2 == 0 { // alternate which goes first
-			r = round(raw, n)
-			t = round(tracked, n)
-		} else {
-			t = round(tracked, n)
-			r = round(raw, n)
+		for j := range cs {
+			c := (j + k) % len(cs)
+			cpu0, start := benchcpu.Process(), time.Now()
+			for range n {
+				cs[c].once(b)
+			}
+			round[c] = churnCost{time.Since(start), benchcpu.Process() - cpu0}
+			totals[c].wall += round[c].wall
+			totals[c].cpu += round[c].cpu
 		}
-		rawTotal.wall += r.wall
-		rawTotal.cpu += r.cpu
-		trackedTotal.wall += t.wall
-		trackedTotal.cpu += t.cpu
-		ratios = append(ratios, float64(t.wall)/float64(r.wall))
-		if r.cpu > 0 && t.cpu > 0 {
-			cpuRatios = append(cpuRatios, float64(t.cpu)/float64(r.cpu))
+		for c := 1; c < len(cs); c++ {
+			wall[c] = append(wall[c], float64(round[c].wall)/float64(round[0].wall))
+			if round[0].cpu > 0 && round[c].cpu > 0 {
+				cpu[c] = append(cpu[c], float64(round[c].cpu)/float64(round[0].cpu))
+			}
 		}
 	}
 	b.StopTimer()
-	slices.Sort(ratios)
-	b.ReportMetric(ratios[len(ratios)/2], "tracked/raw")
-	if len(cpuRatios) > 0 {
-		slices.Sort(cpuRatios)
-		b.ReportMetric(cpuRatios[len(cpuRatios)/2], "cpu-tracked/raw")
-		b.ReportMetric(float64(rawTotal.cpu.Nanoseconds())/float64(b.N), "raw-cpu-ns/conn")
-		b.ReportMetric(float64(trackedTotal.cpu.Nanoseconds())/float64(b.N), "tracked-cpu-ns/conn")
-	}
-	b.ReportMetric(float64(rawTotal.wall.Nanoseconds())/float64(b.N), "raw-ns/conn")
-	b.ReportMetric(float64(trackedTotal.wall.Nanoseconds())/float64(b.N), "tracked-ns/conn")
+	return totals, wall, cpu
+}
+
+// median returns the median of v, which it sorts.
+func median(v []float64) float64 {
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // churner dials conns to a listener whose accept loop runs in the
