@@ -16,6 +16,6 @@ var AfterClose func(f func()) any
 // *net.TCPListener whose own socket is plain TCP, or a *net.Dialer that does
 // not use MPTCP. It spares those conns the second system call that the look
 // at a first Close makes on a TCP conn which may be MPTCP, whose TCP_INFO
-// describes one subflow and misses the peer's close. It may make one system
-// call. trackedconn's init sets it.
+// describes one subflow and misses the peer's close. For a listener it makes
+// two system calls (SO_TYPE, SO_PROTOCOL). trackedconn's init sets it.
 var PlainTCP func(src any) any
