@@ -88,19 +88,12 @@ func rawRead(t *testing.T, c *trackedconn.Conn) (int, error) {
 // of the pool's) and on one that a Probe gave a prober of its own (the look
 // is a probe).
 func TestCauseRefinedAtClose(t *testing.T) {
-	tests := []struct {
-		name      string
-		peer      func(t *testing.T, s *net.TCPConn)
-		settle    string // TCP state to wait for before the steps
-		steps     func(t *testing.T, c *trackedconn.Conn, raw *net.TCPConn)
-		want      trackedconn.Cause
-		wantEvent trackedconn.Event // fired by the look before Close
-	}{
-		{name: "open", want: trackedconn.CauseLocal, settle: "established"},
+	runCauseCases(t, tcpPair, []causeCase{
+		{name: "open", want: trackedconn.CauseLocal, settle: tcpState("established")},
 		{
 			name:   "FIN unread",
 			peer:   func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
-			settle: "close-wait", want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
+			settle: tcpState("close-wait"), want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
 		},
 		{
 			name: "FIN behind an unread error message",
@@ -109,12 +102,12 @@ func TestCauseRefinedAtClose(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, s.Close())
 			},
-			settle: "close-wait", want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
+			settle: tcpState("close-wait"), want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
 		},
 		{
 			name:   "FIN taken by a raw read",
 			peer:   func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
-			settle: "close-wait",
+			settle: tcpState("close-wait"),
 			steps: func(t *testing.T, c *trackedconn.Conn, _ *net.TCPConn) {
 				n, err := rawRead(t, c)
 				require.NoError(t, err, "raw read of the FIN")
@@ -127,7 +120,7 @@ func TestCauseRefinedAtClose(t *testing.T) {
 			// FIN draws an RST: the peer still closed first.
 			name:   "RST answering our write after the FIN",
 			peer:   func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
-			settle: "close-wait",
+			settle: tcpState("close-wait"),
 			steps: func(t *testing.T, c *trackedconn.Conn, raw *net.TCPConn) {
 				_, err := c.Write([]byte("PING"))
 				require.NoError(t, err, "the write after the FIN succeeds (CLOSE_WAIT)")
@@ -141,7 +134,7 @@ func TestCauseRefinedAtClose(t *testing.T) {
 				require.NoError(t, s.SetLinger(0))
 				require.NoError(t, s.Close())
 			},
-			settle: "close", want: trackedconn.CauseReset, wantEvent: trackedconn.EventReset,
+			settle: tcpState("close"), want: trackedconn.CauseReset, wantEvent: trackedconn.EventReset,
 		},
 		{
 			name: "RST taken by a raw read",
@@ -149,22 +142,43 @@ func TestCauseRefinedAtClose(t *testing.T) {
 				require.NoError(t, s.SetLinger(0))
 				require.NoError(t, s.Close())
 			},
-			settle: "close",
+			settle: tcpState("close"),
 			steps: func(t *testing.T, c *trackedconn.Conn, _ *net.TCPConn) {
 				_, err := rawRead(t, c)
 				require.ErrorIs(t, err, syscall.ECONNRESET, "raw read of the RST")
 			},
 			want: trackedconn.CauseReset, wantEvent: trackedconn.EventReset,
 		},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// causeCase is a way the peer ends a conn before its first Close, and the
+// Cause that Close must record.
+type causeCase struct {
+	name      string
+	peer      func(t *testing.T, s *net.TCPConn)
+	settle    func(t *testing.T, c *net.TCPConn) // waits, reading nothing, until the peer's act shows; nil: none
+	steps     func(t *testing.T, c *trackedconn.Conn, raw *net.TCPConn)
+	want      trackedconn.Cause
+	wantEvent trackedconn.Event // fired by the look before Close; EventOpen: none
+}
+
+// tcpState settles a case once the kernel shows the TCP state want.
+func tcpState(want string) func(t *testing.T, c *net.TCPConn) {
+	return func(t *testing.T, c *net.TCPConn) { waitRawTCPState(t, c, want) }
+}
+
+// runCauseCases runs each case on a conn from pair, once never probed
+// before Close and once probed.
+func runCauseCases(t *testing.T, pair func(testing.TB) (client, server *net.TCPConn), cases []causeCase) {
+	for _, tt := range cases {
 		for _, probed := range []bool{false, true} {
 			name := tt.name + "/unprobed"
 			if probed {
 				name = tt.name + "/probed"
 			}
 			t.Run(name, func(t *testing.T) {
-				c, s := tcpPair(t)
+				c, s := pair(t)
 				tc, rec := wrapRec(c)
 				if probed {
 					require.Equal(t, trackedconn.LivenessOpen, tc.Probe(), "Probe before the peer acts")
@@ -172,19 +186,20 @@ func TestCauseRefinedAtClose(t *testing.T) {
 				if tt.peer != nil {
 					tt.peer(t, s)
 				}
-				waitRawTCPState(t, c, tt.settle)
+				if tt.settle != nil {
+					tt.settle(t, c)
+				}
 				if tt.steps != nil {
 					tt.steps(t, tc, c)
 				}
 				require.NoError(t, tc.Close(), "Close")
 				st := tc.State()
 				assert.Equal(t, tt.want, st.Cause, "Cause")
-				ev := rec.events()
+				want := []trackedconn.Event{trackedconn.EventOpen, trackedconn.EventClose}
 				if tt.wantEvent != trackedconn.EventOpen {
-					assert.Equal(t, []trackedconn.Event{trackedconn.EventOpen, tt.wantEvent, trackedconn.EventClose}, ev, "events")
-				} else {
-					assert.Equal(t, []trackedconn.Event{trackedconn.EventOpen, trackedconn.EventClose}, ev, "events")
+					want = []trackedconn.Event{trackedconn.EventOpen, tt.wantEvent, trackedconn.EventClose}
 				}
+				assert.Equal(t, want, rec.events(), "events")
 				switch tt.want {
 				case trackedconn.CausePeer:
 					assert.True(t, st.PeerClosed, "PeerClosed")

@@ -91,19 +91,12 @@ func TestTCPInfoOfMPTCPIsUnsupported(t *testing.T) {
 // TCP_INFO shows none, on a conn never probed (TCP_INFO, then poll) as on
 // one that a Probe gave a prober of its own.
 func TestCauseRefinedAtCloseMPTCP(t *testing.T) {
-	tests := []struct {
-		name      string
-		peer      func(t *testing.T, s *net.TCPConn)
-		until     int16
-		steps     func(t *testing.T, c *trackedconn.Conn)
-		want      trackedconn.Cause
-		wantEvent trackedconn.Event // fired by the look before Close
-	}{
+	runCauseCases(t, mptcptest.Pair, []causeCase{
 		{name: "open", want: trackedconn.CauseLocal},
 		{
-			name:  "FIN unread",
-			peer:  func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
-			until: unix.POLLRDHUP, want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
+			name:   "FIN unread",
+			peer:   func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
+			settle: pollEvent(unix.POLLRDHUP), want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
 		},
 		{
 			name: "FIN behind an unread error message",
@@ -112,13 +105,13 @@ func TestCauseRefinedAtCloseMPTCP(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, s.Close())
 			},
-			until: unix.POLLRDHUP, want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
+			settle: pollEvent(unix.POLLRDHUP), want: trackedconn.CausePeer, wantEvent: trackedconn.EventPeerClosed,
 		},
 		{
-			name:  "FIN taken by a raw read",
-			peer:  func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
-			until: unix.POLLRDHUP,
-			steps: func(t *testing.T, c *trackedconn.Conn) {
+			name:   "FIN taken by a raw read",
+			peer:   func(t *testing.T, s *net.TCPConn) { require.NoError(t, s.Close()) },
+			settle: pollEvent(unix.POLLRDHUP),
+			steps: func(t *testing.T, c *trackedconn.Conn, _ *net.TCPConn) {
 				n, err := rawRead(t, c)
 				require.NoError(t, err, "raw read of the FIN")
 				require.Zero(t, n, "raw read of the FIN")
@@ -131,7 +124,7 @@ func TestCauseRefinedAtCloseMPTCP(t *testing.T) {
 				require.NoError(t, s.SetLinger(0))
 				require.NoError(t, s.Close())
 			},
-			until: unix.POLLERR, want: trackedconn.CauseReset, wantEvent: trackedconn.EventReset,
+			settle: pollEvent(unix.POLLERR), want: trackedconn.CauseReset, wantEvent: trackedconn.EventReset,
 		},
 		{
 			name: "RST taken by a raw read",
@@ -139,42 +132,17 @@ func TestCauseRefinedAtCloseMPTCP(t *testing.T) {
 				require.NoError(t, s.SetLinger(0))
 				require.NoError(t, s.Close())
 			},
-			until: unix.POLLERR,
-			steps: func(t *testing.T, c *trackedconn.Conn) {
+			settle: pollEvent(unix.POLLERR),
+			steps: func(t *testing.T, c *trackedconn.Conn, _ *net.TCPConn) {
 				_, err := rawRead(t, c)
 				require.ErrorIs(t, err, syscall.ECONNRESET, "raw read of the RST")
 			},
 			want: trackedconn.CauseReset, wantEvent: trackedconn.EventReset,
 		},
-	}
-	for _, tt := range tests {
-		for _, probed := range []bool{false, true} {
-			name := tt.name + "/unprobed"
-			if probed {
-				name = tt.name + "/probed"
-			}
-			t.Run(name, func(t *testing.T) {
-				c, s := mptcptest.Pair(t)
-				tc, rec := wrapRec(c)
-				if probed {
-					require.Equal(t, trackedconn.LivenessOpen, tc.Probe(), "Probe before the peer acts")
-				}
-				if tt.peer != nil {
-					tt.peer(t, s)
-					mptcptest.WaitPoll(t, c, tt.until)
-				}
-				if tt.steps != nil {
-					tt.steps(t, tc)
-				}
-				require.NoError(t, tc.Close(), "Close")
-				st := tc.State()
-				assert.Equal(t, tt.want, st.Cause, "Cause")
-				want := []trackedconn.Event{trackedconn.EventOpen, trackedconn.EventClose}
-				if tt.wantEvent != trackedconn.EventOpen {
-					want = []trackedconn.Event{trackedconn.EventOpen, tt.wantEvent, trackedconn.EventClose}
-				}
-				assert.Equal(t, want, rec.events(), "events")
-			})
-		}
-	}
+	})
+}
+
+// pollEvent settles a case once poll reports one of the events in mask.
+func pollEvent(mask int16) func(t *testing.T, c *net.TCPConn) {
+	return func(t *testing.T, c *net.TCPConn) { mptcptest.WaitPoll(t, c, mask) }
 }
