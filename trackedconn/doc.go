@@ -173,7 +173,12 @@
 // only, which neither shows the connection's end nor tells whether another
 // subflow carries the data. Probe and the look at Close judge its FIN and
 // reset with poll, and TCPInfo returns an error matching
-// errors.ErrUnsupported.
+// errors.ErrUnsupported. The look at the Close of a conn never probed
+// cannot tell MPTCP from TCP without a further system call: it reads
+// TCP_INFO first, so there the first subflow's state (a stall, a reset)
+// can decide the Cause; with the one subflow an MPTCP connection has
+// unless a path manager adds more, that subflow's fate is the
+// connection's.
 //
 // # Zero-copy paths
 //
