@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/connwatch/connwatch/dialer"
 	"github.com/connwatch/connwatch/internal/benchcpu"
@@ -72,57 +70,35 @@ func BenchmarkChurnInterleaved(b *testing.B) {
 	tracked := startChurner(trackedLn, dialer.New().DialContext)
 	defer tracked.stop()
 
-	totals, wall, cpu := interleaveChurn(b, raw, tracked)
-	b.ReportMetric(median(wall[1]), "tracked/raw")
-	if len(cpu[1]) > 0 {
-		b.ReportMetric(median(cpu[1]), "cpu-tracked/raw")
-		b.ReportMetric(float64(totals[0].cpu.Nanoseconds())/float64(b.N), "raw-cpu-ns/conn")
-		b.ReportMetric(float64(totals[1].cpu.Nanoseconds())/float64(b.N), "tracked-cpu-ns/conn")
+	rs := interleaveChurn(b, raw, tracked)
+	b.ReportMetric(rs.Wall(1), "tracked/raw")
+	rawCost, trackedCost := rs.Total(0), rs.Total(1)
+	if r, ok := rs.CPU(1); ok {
+		b.ReportMetric(r, "cpu-tracked/raw")
+		b.ReportMetric(float64(rawCost.CPU.Nanoseconds())/float64(b.N), "raw-cpu-ns/conn")
+		b.ReportMetric(float64(trackedCost.CPU.Nanoseconds())/float64(b.N), "tracked-cpu-ns/conn")
 	}
-	b.ReportMetric(float64(totals[0].wall.Nanoseconds())/float64(b.N), "raw-ns/conn")
-	b.ReportMetric(float64(totals[1].wall.Nanoseconds())/float64(b.N), "tracked-ns/conn")
+	b.ReportMetric(float64(rawCost.Wall.Nanoseconds())/float64(b.N), "raw-ns/conn")
+	b.ReportMetric(float64(trackedCost.Wall.Nanoseconds())/float64(b.N), "tracked-ns/conn")
 }
 
-// churnCost is the wall and process CPU time a run of churned conns took.
-type churnCost struct{ wall, cpu time.Duration }
-
-// interleaveChurn churns b.N conns through each of cs in rounds of 100,
-// rotating which churner goes first, so that all see the same machine load
-// and the same number of sockets in TIME_WAIT. It returns each churner's
-// total cost, and for each churner but the first the per-round ratios of
-// its wall and CPU time to the first's (wall[0] and cpu[0] are empty).
-func interleaveChurn(b *testing.B, cs ...*churner) (totals []churnCost, wall, cpu [][]float64) {
+// interleaveChurn churns b.N conns through each of cs in rounds of 100
+// (benchcpu.Rounds, cs[0] the baseline), rotating which churner goes
+// first, so that all see the same machine load and the same number of
+// sockets in TIME_WAIT.
+func interleaveChurn(b *testing.B, cs ...*churner) *benchcpu.Rounds {
 	const churnRound = 100
-	totals = make([]churnCost, len(cs))
-	wall, cpu = make([][]float64, len(cs)), make([][]float64, len(cs))
-	round := make([]churnCost, len(cs))
+	rs := benchcpu.NewRounds(len(cs))
 	for i, k := 0, 0; i < b.N; i, k = i+churnRound, k+1 {
 		n := min(churnRound, b.N-i)
-		for j := range cs {
-			c := (j + k) % len(cs)
-			cpu0, start := benchcpu.Process(), time.Now()
+		rs.Run(k, func(c int) {
 			for range n {
 				cs[c].once(b)
 			}
-			round[c] = churnCost{time.Since(start), benchcpu.Process() - cpu0}
-			totals[c].wall += round[c].wall
-			totals[c].cpu += round[c].cpu
-		}
-		for c := 1; c < len(cs); c++ {
-			wall[c] = append(wall[c], float64(round[c].wall)/float64(round[0].wall))
-			if round[0].cpu > 0 && round[c].cpu > 0 {
-				cpu[c] = append(cpu[c], float64(round[c].cpu)/float64(round[0].cpu))
-			}
-		}
+		})
 	}
 	b.StopTimer()
-	return totals, wall, cpu
-}
-
-// median returns the median of v, which it sorts.
-func median(v []float64) float64 {
-	slices.Sort(v)
-	return v[len(v)/2]
+	return rs
 }
 
 // churner dials conns to a listener whose accept loop runs in the

@@ -44,9 +44,9 @@ func BenchmarkChurnLookFloor(b *testing.B) {
 	tracked := startChurner(trackedLn, dialer.New().DialContext)
 	defer tracked.stop()
 
-	_, wall, _ := interleaveChurn(b, raw, lookOnly, tracked)
-	b.ReportMetric(median(wall[1]), "look-only/raw")
-	b.ReportMetric(median(wall[2]), "tracked/raw")
+	rs := interleaveChurn(b, raw, lookOnly, tracked)
+	b.ReportMetric(rs.Wall(1), "look-only/raw")
+	b.ReportMetric(rs.Wall(2), "tracked/raw")
 }
 
 // lookOnlyListener hands out its TCP conns as lookOnlyConns.

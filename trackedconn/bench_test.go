@@ -6,10 +6,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
+	"github.com/connwatch/connwatch/internal/benchcpu"
 	"github.com/connwatch/connwatch/internal/testcert"
 	"github.com/connwatch/connwatch/trackedconn"
 )
@@ -140,61 +140,36 @@ func reportCPUPerByte(b *testing.B, cpu time.Duration, bytes int64) {
 	}
 }
 
+// benchInterleave runs scenario over raw and over tracked conns side by
+// side, in alternating rounds of round ops (benchcpu.Rounds), and reports
+// the medians of the per-round ratios (reportRounds). An op is one raw
+// plus one tracked op.
 func benchInterleave(b *testing.B, round int, scenario benchScenario, raw, tracked func(net.Conn) net.Conn) {
 	rawOp, rawStop := scenario(b, raw)
 	defer rawStop()
 	trackedOp, trackedStop := scenario(b, tracked)
 	defer trackedStop()
-	timed := func(op func(), n int) cost {
-		return timeRun(func() {
+	ops := []func(){rawOp, trackedOp}
+	rs := benchcpu.NewRounds(2)
+	for i, k := 0, 0; i < b.N; i, k = i+round, k+1 {
+		n := min(round, b.N-i)
+		rs.Run(k, func(j int) {
 			for range n {
-				op()
+				ops[j]()
 			}
 		})
 	}
-	var rs roundRatios
-	for i := 0; i < b.N; i += round {
-		n := min(round, b.N-i)
-		var r, t cost
-		if len(rs.wall)%2 == 0 { // alternate which goes first
-			r, t = timed(rawOp, n), timed(trackedOp, n)
-		} else {
-			t, r = timed(trackedOp, n), timed(rawOp, n)
-		}
-		rs.add(r, t)
-	}
 	b.StopTimer()
-	rs.report(b)
+	reportRounds(b, rs)
 }
 
-// cost is what a timed run took: wall-clock and process CPU time.
-type cost struct{ wall, cpu time.Duration }
-
-// timeRun runs run once and returns its cost.
-func timeRun(run func()) cost {
-	c0, t0 := processCPU(), time.Now()
-	run()
-	return cost{time.Since(t0), processCPU() - c0}
-}
-
-// roundRatios collects the tracked/raw ratios of interleaved rounds and
-// reports their medians (tracked/raw, and cpu-tracked/raw where the CPU
-// time is known).
-type roundRatios struct{ wall, cpu []float64 }
-
-func (rs *roundRatios) add(raw, tracked cost) {
-	rs.wall = append(rs.wall, float64(tracked.wall)/float64(raw.wall))
-	if raw.cpu > 0 && tracked.cpu > 0 {
-		rs.cpu = append(rs.cpu, float64(tracked.cpu)/float64(raw.cpu))
-	}
-}
-
-func (rs *roundRatios) report(b *testing.B) {
-	slices.Sort(rs.wall)
-	b.ReportMetric(rs.wall[len(rs.wall)/2], "tracked/raw")
-	if len(rs.cpu) > 0 {
-		slices.Sort(rs.cpu)
-		b.ReportMetric(rs.cpu[len(rs.cpu)/2], "cpu-tracked/raw")
+// reportRounds reports the median over rounds of the tracked/raw ratios of
+// wall time (tracked/raw) and CPU time (cpu-tracked/raw, where known); the
+// tracked conns are contender 1.
+func reportRounds(b *testing.B, rs *benchcpu.Rounds) {
+	b.ReportMetric(rs.Wall(1), "tracked/raw")
+	if r, ok := rs.CPU(1); ok {
+		b.ReportMetric(r, "cpu-tracked/raw")
 	}
 }
 
@@ -284,21 +259,15 @@ func benchBulkCompare(b *testing.B, bytes int64, sc benchBulkScenario) {
 		})
 	}
 	b.Run("impl=interleaved", func(b *testing.B) {
-		var rs roundRatios
+		rs := benchcpu.NewRounds(2)
 		for i := range b.N {
 			b.StopTimer()
-			rawRun, trackedRun := sc(b, benchRaw), sc(b, benchTracked)
+			runs := []func(){sc(b, benchRaw), sc(b, benchTracked)}
 			b.StartTimer()
-			var r, t cost
-			if i%2 == 0 {
-				r, t = timeRun(rawRun), timeRun(trackedRun)
-			} else {
-				t, r = timeRun(trackedRun), timeRun(rawRun)
-			}
-			rs.add(r, t)
+			rs.Run(i, func(j int) { runs[j]() })
 		}
 		b.StopTimer()
-		rs.report(b)
+		reportRounds(b, rs)
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
@@ -137,67 +136,29 @@ func interleave(b *testing.B, round int, sc scenario) {
 		defer stop()
 		ops[i] = op
 	}
-	rs := newRatios()
+	rs := benchcpu.NewRounds(len(impls))
 	for r := 0; r*round < b.N; r++ {
 		n := min(round, b.N-r*round)
-		rs.round(r, func(i int) {
+		rs.Run(r, func(i int) {
 			for range n {
 				ops[i]()
 			}
 		})
 	}
 	b.StopTimer()
-	rs.report(b)
+	reportRounds(b, rs)
 }
 
-// ratios collects, round by round, each impl's wall and CPU time relative
-// to raw's (impls[0]) in the same round.
-type ratios struct {
-	wall, cpu [][]float64     // per impl, one ratio per round
-	w, c      []time.Duration // per impl, this round's times
-}
-
-func newRatios() *ratios {
-	return &ratios{
-		wall: make([][]float64, len(impls)),
-		cpu:  make([][]float64, len(impls)),
-		w:    make([]time.Duration, len(impls)),
-		c:    make([]time.Duration, len(impls)),
-	}
-}
-
-// round times run(i) for every impl i, one after another, the first being
-// impl r (mod the number of impls), and records the ratios to raw's; a CPU
-// ratio only where both times are known.
-func (rs *ratios) round(r int, run func(i int)) {
-	for k := range impls {
-		i := (r + k) % len(impls)
-		c0, t0 := benchcpu.Process(), time.Now()
-		run(i)
-		rs.w[i], rs.c[i] = time.Since(t0), benchcpu.Process()-c0
-	}
+// reportRounds reports, for every impl but raw, the median over rounds of
+// its wall time ratio to raw's (<impl>/raw) and of its CPU time ratio
+// (cpu-<impl>/raw).
+func reportRounds(b *testing.B, rs *benchcpu.Rounds) {
 	for i := 1; i < len(impls); i++ {
-		rs.wall[i] = append(rs.wall[i], float64(rs.w[i])/float64(rs.w[0]))
-		if rs.c[0] > 0 && rs.c[i] > 0 {
-			rs.cpu[i] = append(rs.cpu[i], float64(rs.c[i])/float64(rs.c[0]))
+		b.ReportMetric(rs.Wall(i), impls[i].name+"/raw")
+		if r, ok := rs.CPU(i); ok {
+			b.ReportMetric(r, "cpu-"+impls[i].name+"/raw")
 		}
 	}
-}
-
-// report reports, for every impl but raw, the median over rounds of its
-// wall time ratio (<impl>/raw) and of its CPU time ratio (cpu-<impl>/raw).
-func (rs *ratios) report(b *testing.B) {
-	for i := 1; i < len(impls); i++ {
-		b.ReportMetric(median(rs.wall[i]), impls[i].name+"/raw")
-		if len(rs.cpu[i]) > 0 {
-			b.ReportMetric(median(rs.cpu[i]), "cpu-"+impls[i].name+"/raw")
-		}
-	}
-}
-
-func median(v []float64) float64 {
-	slices.Sort(v)
-	return v[len(v)/2]
 }
 
 // BenchmarkPingPong64 sends 64 bytes over loopback TCP and waits for the
@@ -326,7 +287,7 @@ func compareBulk(b *testing.B, bytes int64, sc bulkScenario) {
 		})
 	}
 	b.Run("impl=interleaved", func(b *testing.B) {
-		rs := newRatios()
+		rs := benchcpu.NewRounds(len(impls))
 		runs := make([]func(), len(impls))
 		for r := range b.N {
 			b.StopTimer()
@@ -334,10 +295,10 @@ func compareBulk(b *testing.B, bytes int64, sc bulkScenario) {
 				runs[i] = sc(b, im)
 			}
 			b.StartTimer()
-			rs.round(r, func(i int) { runs[i]() })
+			rs.Run(r, func(i int) { runs[i]() })
 		}
 		b.StopTimer()
-		rs.report(b)
+		reportRounds(b, rs)
 	})
 }
 
