@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/connwatch/connwatch/dialer"
-	"github.com/connwatch/connwatch/internal/benchcpu"
+	"github.com/connwatch/connwatch/internal/benchcmp"
 	"github.com/connwatch/connwatch/listener"
 )
 
@@ -83,12 +83,12 @@ func BenchmarkChurnInterleaved(b *testing.B) {
 }
 
 // interleaveChurn churns b.N conns through each of cs in rounds of 100
-// (benchcpu.Rounds, cs[0] the baseline), rotating which churner goes
+// (benchcmp.Rounds, cs[0] the baseline), rotating which churner goes
 // first, so that all see the same machine load and the same number of
 // sockets in TIME_WAIT.
-func interleaveChurn(b *testing.B, cs ...*churner) *benchcpu.Rounds {
+func interleaveChurn(b *testing.B, cs ...*churner) *benchcmp.Rounds {
 	const churnRound = 100
-	rs := benchcpu.NewRounds(len(cs))
+	rs := benchcmp.NewRounds(len(cs))
 	for i, k := 0, 0; i < b.N; i, k = i+churnRound, k+1 {
 		n := min(churnRound, b.N-i)
 		rs.Run(k, func(c int) {

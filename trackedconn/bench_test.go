@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connwatch/connwatch/internal/benchcpu"
+	"github.com/connwatch/connwatch/internal/benchcmp"
 	"github.com/connwatch/connwatch/internal/testcert"
 	"github.com/connwatch/connwatch/trackedconn"
 )
@@ -91,86 +91,26 @@ func benchTCPPair(b *testing.B) (client, server net.Conn) {
 
 // A benchScenario sets up one workload over conns passed through wrap and
 // returns one operation of it and the function that tears it down.
-type benchScenario func(b *testing.B, wrap func(net.Conn) net.Conn) (op func(), stop func())
+type benchScenario = func(b *testing.B, wrap func(net.Conn) net.Conn) (op func(), stop func())
 
 var (
 	benchRaw     = func(c net.Conn) net.Conn { return c }
 	benchTracked = func(c net.Conn) net.Conn { return trackedconn.Wrap(c) }
+	// benchRawTracked are the contenders of benchCompare and
+	// benchBulkCompare: raw conns, the baseline, and tracked ones.
+	benchRawTracked = []benchImpl{{Name: "raw", Impl: benchRaw}, {Name: "tracked", Impl: benchTracked}}
 )
 
-// benchCompare runs a scenario as impl=raw and impl=tracked. With round >
-// 0 it also runs impl=interleaved: both set up side by side and run in
-// alternating rounds of round ops, so that they share the machine's noise,
-// reporting the median over rounds of the tracked/raw time ratio (DESIGN.md's
-// way of comparing on a noisy machine). An interleaved op is one raw plus
-// one tracked op.
+// A benchImpl passes the conns of a scenario through its wrap function.
+type benchImpl = benchcmp.Contender[func(net.Conn) net.Conn]
+
+// benchCompare runs a scenario as impl=raw and impl=tracked, and with
+// round > 0 as impl=interleaved: both side by side in alternating rounds
+// of round ops, reporting the median per-round tracked/raw ratios of wall
+// and CPU time (DESIGN.md's way of comparing on a noisy machine). See
+// benchcmp.Compare.
 func benchCompare(b *testing.B, bytes int64, round int, scenario benchScenario) {
-	for _, impl := range []struct {
-		name string
-		wrap func(net.Conn) net.Conn
-	}{{"impl=raw", benchRaw}, {"impl=tracked", benchTracked}} {
-		b.Run(impl.name, func(b *testing.B) {
-			op, stop := scenario(b, impl.wrap)
-			defer stop()
-			b.SetBytes(bytes)
-			b.ReportAllocs()
-			cpu := processCPU()
-			for b.Loop() {
-				op()
-			}
-			b.StopTimer()
-			reportCPUPerByte(b, processCPU()-cpu, bytes)
-		})
-	}
-	if round > 0 {
-		b.Run("impl=interleaved", func(b *testing.B) {
-			benchInterleave(b, round, scenario, benchRaw, benchTracked)
-		})
-	}
-}
-
-// reportCPUPerByte reports the process's CPU time (user+system, every
-// thread: both ends of the copy, the runtime, the garbage collector) per
-// byte moved, as cpu-ns/B. Throughput on a shared VM varies by +-30%
-// between rounds; the CPU a copy burns per byte varies far less, so it
-// resolves a few percent where MB/s cannot.
-func reportCPUPerByte(b *testing.B, cpu time.Duration, bytes int64) {
-	if cpu > 0 && bytes > 0 {
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(int64(b.N)*bytes), "cpu-ns/B")
-	}
-}
-
-// benchInterleave runs scenario over raw and over tracked conns side by
-// side, in alternating rounds of round ops (benchcpu.Rounds), and reports
-// the medians of the per-round ratios (reportRounds). An op is one raw
-// plus one tracked op.
-func benchInterleave(b *testing.B, round int, scenario benchScenario, raw, tracked func(net.Conn) net.Conn) {
-	rawOp, rawStop := scenario(b, raw)
-	defer rawStop()
-	trackedOp, trackedStop := scenario(b, tracked)
-	defer trackedStop()
-	ops := []func(){rawOp, trackedOp}
-	rs := benchcpu.NewRounds(2)
-	for i, k := 0, 0; i < b.N; i, k = i+round, k+1 {
-		n := min(round, b.N-i)
-		rs.Run(k, func(j int) {
-			for range n {
-				ops[j]()
-			}
-		})
-	}
-	b.StopTimer()
-	reportRounds(b, rs)
-}
-
-// reportRounds reports the median over rounds of the tracked/raw ratios of
-// wall time (tracked/raw) and CPU time (cpu-tracked/raw, where known); the
-// tracked conns are contender 1.
-func reportRounds(b *testing.B, rs *benchcpu.Rounds) {
-	b.ReportMetric(rs.Wall(1), "tracked/raw")
-	if r, ok := rs.CPU(1); ok {
-		b.ReportMetric(r, "cpu-tracked/raw")
-	}
+	benchcmp.Compare(b, benchRawTracked, bytes, round, scenario)
 }
 
 // pingPong64 sends 64 bytes over loopback TCP and waits for the echo.
@@ -216,59 +156,22 @@ func BenchmarkPingPong64(b *testing.B) {
 // BenchmarkInterleaveBias runs the interleaved ping-pong with raw conns on
 // both sides: its tracked/raw figure is the noise floor of the method.
 func BenchmarkInterleaveBias(b *testing.B) {
-	benchInterleave(b, 200, pingPong64, benchRaw, benchRaw)
+	impls := []benchImpl{{Name: "raw", Impl: benchRaw}, {Name: "tracked", Impl: benchRaw}}
+	benchcmp.Interleave(b, impls, 200, pingPong64)
 }
 
 const benchBulk = 16 << 20
 
 // A benchBulkScenario prepares one bulk copy over a new loopback
 // connection whose sending end is passed through wrap, and returns the copy,
-// which runs until the receiving end has read every byte. A new connection
-// per copy matters: on two cores, where the sender and the receiver happen
-// to run stays the same for a connection's life, and moves its CPU per byte
-// by up to +-40% from one connection to the next; over many connections
-// the median is the tracking's own cost.
-type benchBulkScenario func(b *testing.B, wrap func(net.Conn) net.Conn) (copy func())
+// which runs until the receiving end has read every byte.
+type benchBulkScenario = func(b *testing.B, wrap func(net.Conn) net.Conn) (copy func())
 
-// benchBulkCompare runs a bulk scenario as impl=raw and impl=tracked,
-// reporting MB/s and cpu-ns/B (the process's CPU time over the copies
-// alone, the receiving end's included), and as impl=interleaved: one raw
-// and one tracked copy in turn (never two at once, the first alternating),
-// reporting the median per-pair ratios of wall time (tracked/raw) and of
-// CPU time (cpu-tracked/raw). Setting up each connection is not measured.
+// benchBulkCompare runs a bulk scenario as impl=raw, impl=tracked and
+// impl=interleaved (one raw and one tracked copy in turn): see
+// benchcmp.CompareBulk.
 func benchBulkCompare(b *testing.B, bytes int64, sc benchBulkScenario) {
-	for _, impl := range []struct {
-		name string
-		wrap func(net.Conn) net.Conn
-	}{{"impl=raw", benchRaw}, {"impl=tracked", benchTracked}} {
-		b.Run(impl.name, func(b *testing.B) {
-			b.SetBytes(bytes)
-			b.ReportAllocs()
-			var cpu time.Duration
-			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
-				run := sc(b, impl.wrap)
-				b.StartTimer()
-				c0 := processCPU()
-				run()
-				cpu += processCPU() - c0
-			}
-			b.StopTimer()
-			reportCPUPerByte(b, cpu, bytes)
-		})
-	}
-	b.Run("impl=interleaved", func(b *testing.B) {
-		rs := benchcpu.NewRounds(2)
-		for i := range b.N {
-			b.StopTimer()
-			runs := []func(){sc(b, benchRaw), sc(b, benchTracked)}
-			b.StartTimer()
-			rs.Run(i, func(j int) { runs[j]() })
-		}
-		b.StopTimer()
-		reportRounds(b, rs)
-	})
+	benchcmp.CompareBulk(b, benchRawTracked, bytes, sc)
 }
 
 // BenchmarkSendfile copies a 16 MiB file into a loopback TCP conn with

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/connwatch/connwatch/internal/benchcmp"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
@@ -35,15 +36,6 @@ func (scaleNop) SetReadDeadline(time.Time) error  { return nil }
 func (scaleNop) SetWriteDeadline(time.Time) error { return nil }
 
 var scaleAddr = &net.TCPAddr{IP: net.IPv4(192, 0, 2, 2), Port: 9}
-
-// reportCPU reports the process's CPU time per op (every thread, the
-// garbage collector's included) as cpu-ns/op, next to the wall time of
-// ns/op, which on a shared machine also counts the time other tenants ran.
-func reportCPU(b *testing.B, cpu time.Duration) {
-	if cpu > 0 {
-		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-	}
-}
 
 // openScale fills conns with tracked no-op conns wrapped with opt.
 func openScale(conns []*trackedconn.Conn, opt trackedconn.Option) {
@@ -103,13 +95,13 @@ func BenchmarkScaleConns(b *testing.B) {
 			conns := make([]*trackedconn.Conn, n)
 			openScale(conns, trackedconn.Options(trackedconn.WithGroup(&g)))
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := benchcmp.Process()
 			for b.Loop() {
 				if got := g.Conns(); len(got) != n {
 					b.Fatalf("len(Conns()) = %d, want %d", len(got), n)
 				}
 			}
-			reportCPU(b, processCPU()-cpu)
+			benchcmp.ReportCPU(b, benchcmp.Process()-cpu, 0)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/conn")
 			b.StopTimer()
 			closeScale(b, conns)
@@ -146,7 +138,7 @@ func BenchmarkScaleOpenClose(b *testing.B) {
 			opt := trackedconn.Options(trackedconn.WithGroup(&g), trackedconn.WithName("scale"))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := benchcmp.Process()
 			var wg sync.WaitGroup
 			for w := range workers {
 				n := b.N / workers
@@ -161,7 +153,7 @@ func BenchmarkScaleOpenClose(b *testing.B) {
 			}
 			wg.Wait()
 			b.StopTimer()
-			reportCPU(b, processCPU()-cpu)
+			benchcmp.ReportCPU(b, benchcmp.Process()-cpu, 0)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
 			if st := g.Stats(); st.Opened != uint64(b.N) || st.Active != 0 || st.Closed != uint64(b.N) {
 				b.Fatalf("Stats() = %+v after %d Wrap+Close", st, b.N)

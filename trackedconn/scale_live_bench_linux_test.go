@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/connwatch/connwatch/connz"
+	"github.com/connwatch/connwatch/internal/benchcmp"
 	"github.com/connwatch/connwatch/trackedconn"
 )
 
@@ -165,12 +166,12 @@ func BenchmarkLiveGroup(b *testing.B) {
 	run := func(name string, op func(b *testing.B)) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := benchcmp.Process()
 			for b.Loop() {
 				op(b)
 			}
 			b.StopTimer()
-			reportCPU(b, processCPU()-cpu)
+			benchcmp.ReportCPU(b, benchcmp.Process()-cpu, 0)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/liveConns, "ns/conn")
 		})
 	}

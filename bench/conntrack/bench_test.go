@@ -9,12 +9,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
 	conntrack "github.com/mwitkow/go-conntrack"
 
 	"github.com/connwatch/connwatch/dialer"
-	"github.com/connwatch/connwatch/internal/benchcpu"
+	"github.com/connwatch/connwatch/internal/benchcmp"
 	"github.com/connwatch/connwatch/listener"
 )
 
@@ -89,76 +88,23 @@ func dialAccept(b *testing.B, ln net.Listener, dial dialFunc) (client, server ne
 
 // A scenario sets up one workload through im and returns one operation of
 // it and the function that tears it down.
-type scenario func(b *testing.B, im impl) (op func(), stop func())
+type scenario = func(b *testing.B, im impl) (op func(), stop func())
 
 // compare runs a scenario once per impl (impl=raw, impl=conntrack,
-// impl=tracked), each reporting ns/op, MB/s and CPU time per byte
-// (cpu-ns/B: the process's user+system time, every thread) when bytes > 0;
-// then, with round > 0, impl=interleaved: all three set up side by side and
-// run in alternating rounds of round ops, reporting the median per-round
-// ratios to raw.
+// impl=tracked), then, with round > 0, as impl=interleaved: all three side
+// by side in rotating rounds of round ops, reporting the median per-round
+// ratios to raw (benchcmp.Compare).
 func compare(b *testing.B, bytes int64, round int, sc scenario) {
-	for _, im := range impls {
-		b.Run("impl="+im.name, func(b *testing.B) {
-			op, stop := sc(b, im)
-			defer stop()
-			if bytes > 0 {
-				b.SetBytes(bytes)
-			}
-			b.ReportAllocs()
-			cpu := benchcpu.Process()
-			for b.Loop() {
-				op()
-			}
-			b.StopTimer()
-			if c := benchcpu.Process() - cpu; c > 0 {
-				if bytes > 0 {
-					b.ReportMetric(float64(c.Nanoseconds())/float64(int64(b.N)*bytes), "cpu-ns/B")
-				} else {
-					b.ReportMetric(float64(c.Nanoseconds())/float64(b.N), "cpu-ns/op")
-				}
-			}
-		})
-	}
-	if round > 0 {
-		b.Run("impl=interleaved", func(b *testing.B) { interleave(b, round, sc) })
-	}
+	benchcmp.Compare(b, contenders(), bytes, round, sc)
 }
 
-// interleave runs every impl's scenario in rounds of round ops, rotating
-// which goes first, and reports the median over rounds of each impl's
-// wall and CPU time relative to raw's in the same round. An op is one op
-// of each impl.
-func interleave(b *testing.B, round int, sc scenario) {
-	ops := make([]func(), len(impls))
+// contenders returns impls as benchcmp contenders, raw first.
+func contenders() []benchcmp.Contender[impl] {
+	cs := make([]benchcmp.Contender[impl], len(impls))
 	for i, im := range impls {
-		op, stop := sc(b, im)
-		defer stop()
-		ops[i] = op
+		cs[i] = benchcmp.Contender[impl]{Name: im.name, Impl: im}
 	}
-	rs := benchcpu.NewRounds(len(impls))
-	for r := 0; r*round < b.N; r++ {
-		n := min(round, b.N-r*round)
-		rs.Run(r, func(i int) {
-			for range n {
-				ops[i]()
-			}
-		})
-	}
-	b.StopTimer()
-	reportRounds(b, rs)
-}
-
-// reportRounds reports, for every impl but raw, the median over rounds of
-// its wall time ratio to raw's (<impl>/raw) and of its CPU time ratio
-// (cpu-<impl>/raw).
-func reportRounds(b *testing.B, rs *benchcpu.Rounds) {
-	for i := 1; i < len(impls); i++ {
-		b.ReportMetric(rs.Wall(i), impls[i].name+"/raw")
-		if r, ok := rs.CPU(i); ok {
-			b.ReportMetric(r, "cpu-"+impls[i].name+"/raw")
-		}
-	}
+	return cs
 }
 
 // BenchmarkPingPong64 sends 64 bytes over loopback TCP and waits for the
@@ -252,54 +198,13 @@ func drain(c net.Conn) <-chan struct{} {
 
 // A bulkScenario prepares one bulk copy over new loopback connections made
 // through im, and returns the copy, which runs until the receiving end has
-// read every byte. A new connection per copy matters: on two cores, where
-// the sender and the receiver happen to run stays the same for a
-// connection's life and moves its CPU per byte by up to +-40% from one
-// connection to the next; over many connections the median is the
-// wrapper's own cost.
-type bulkScenario func(b *testing.B, im impl) (copy func())
+// read every byte.
+type bulkScenario = func(b *testing.B, im impl) (copy func())
 
-// compareBulk runs a bulk scenario once per impl, reporting MB/s and
-// cpu-ns/B (the process's CPU time over the copies alone, the receiving
-// end's included), then as impl=interleaved: one copy of each impl in turn
-// (never two at once; the first rotates), reporting the median per-turn
-// ratios to raw of wall time and CPU time. Setting up the connections is
-// not measured.
+// compareBulk runs a bulk scenario once per impl and as impl=interleaved,
+// one copy of each impl in turn (benchcmp.CompareBulk).
 func compareBulk(b *testing.B, bytes int64, sc bulkScenario) {
-	for _, im := range impls {
-		b.Run("impl="+im.name, func(b *testing.B) {
-			b.SetBytes(bytes)
-			b.ReportAllocs()
-			var cpu time.Duration
-			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
-				run := sc(b, im)
-				b.StartTimer()
-				c0 := benchcpu.Process()
-				run()
-				cpu += benchcpu.Process() - c0
-			}
-			b.StopTimer()
-			if cpu > 0 {
-				b.ReportMetric(float64(cpu.Nanoseconds())/float64(int64(b.N)*bytes), "cpu-ns/B")
-			}
-		})
-	}
-	b.Run("impl=interleaved", func(b *testing.B) {
-		rs := benchcpu.NewRounds(len(impls))
-		runs := make([]func(), len(impls))
-		for r := range b.N {
-			b.StopTimer()
-			for i, im := range impls {
-				runs[i] = sc(b, im)
-			}
-			b.StartTimer()
-			rs.Run(r, func(i int) { runs[i]() })
-		}
-		b.StopTimer()
-		reportRounds(b, rs)
-	})
+	benchcmp.CompareBulk(b, contenders(), bytes, sc)
 }
 
 // BenchmarkFileSend copies a 16 MiB file into a conn dialed through the

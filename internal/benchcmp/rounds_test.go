@@ -1,4 +1,4 @@
-package benchcpu_test
+package benchcmp_test
 
 import (
 	"testing"
@@ -7,13 +7,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/connwatch/connwatch/internal/benchcpu"
+	"github.com/connwatch/connwatch/internal/benchcmp"
 )
 
 // Each round starts with a different contender, and the ratios are to the
 // baseline's time in the same round.
 func TestRounds(t *testing.T) {
-	rs := benchcpu.NewRounds(3)
+	rs := benchcmp.NewRounds(3)
 	var order []int
 	sleeps := []time.Duration{2 * time.Millisecond, 2 * time.Millisecond, 8 * time.Millisecond}
 	for k := range 5 {
@@ -33,5 +33,5 @@ func TestRounds(t *testing.T) {
 	assert.GreaterOrEqual(t, rs.Total(2).Wall, 5*sleeps[2], "Total adds up the rounds")
 	_, ok := rs.CPU(1)
 	_ = ok // sleeping burns no CPU: whether a ratio is known depends on the clock's grain
-	assert.Zero(t, benchcpu.NewRounds(2).Wall(1), "no round yet")
+	assert.Zero(t, benchcmp.NewRounds(2).Wall(1), "no round yet")
 }

@@ -1,4 +1,4 @@
-package benchcpu
+package benchcmp
 
 import (
 	"slices"
