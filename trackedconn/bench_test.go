@@ -116,34 +116,7 @@ func benchCompare(b *testing.B, bytes int64, round int, scenario benchScenario) 
 // pingPong64 sends 64 bytes over loopback TCP and waits for the echo.
 func pingPong64(b *testing.B, wrap func(net.Conn) net.Conn) (func(), func()) {
 	cr, sr := benchTCPPair(b)
-	client, server := wrap(cr), wrap(sr)
-	echoed := make(chan struct{})
-	go func() {
-		defer close(echoed)
-		buf := make([]byte, 64)
-		for {
-			if _, err := io.ReadFull(server, buf); err != nil {
-				return
-			}
-			if _, err := server.Write(buf); err != nil {
-				return
-			}
-		}
-	}()
-	buf := make([]byte, 64)
-	op := func() {
-		if _, err := client.Write(buf); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(client, buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return op, func() {
-		client.Close()
-		<-echoed
-		server.Close()
-	}
+	return benchcmp.PingPong(b, wrap(cr), wrap(sr), 64)
 }
 
 // BenchmarkPingPong64 sends 64 bytes over loopback TCP and waits for the
@@ -184,21 +157,8 @@ func BenchmarkSendfile(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchBulkCompare(b, benchBulk, func(b *testing.B, wrap func(net.Conn) net.Conn) func() {
-		f, err := os.Open(name)
-		if err != nil {
-			b.Fatal(err)
-		}
 		cr, sink := benchTCPPair(b)
-		conn := wrap(cr)
-		drained := benchDrain(sink)
-		return func() {
-			if n, err := io.Copy(conn, f); err != nil || n != benchBulk {
-				b.Fatalf("io.Copy = %d, %v; want %d, nil", n, err, benchBulk)
-			}
-			conn.Close()
-			<-drained
-			f.Close()
-		}
+		return benchcmp.SendFile(b, name, benchBulk, wrap(cr), sink)
 	})
 }
 
@@ -208,43 +168,11 @@ func BenchmarkSendfile(b *testing.B) {
 // sink drains them. DESIGN.md: the same system calls as raw, and CPU per
 // byte within 2% of raw.
 func BenchmarkSplice(b *testing.B) {
-	chunk := make([]byte, 256<<10)
 	benchBulkCompare(b, benchBulk, func(b *testing.B, wrap func(net.Conn) net.Conn) func() {
 		feed, inRaw := benchTCPPair(b)
 		outRaw, sink := benchTCPPair(b)
-		in, out := wrap(inRaw), wrap(outRaw)
-		drained := benchDrain(sink)
-		fed := make(chan struct{})
-		go func() {
-			defer close(fed)
-			for sent := 0; sent < benchBulk; sent += len(chunk) {
-				if _, err := feed.Write(chunk); err != nil {
-					return
-				}
-			}
-		}()
-		return func() {
-			if n, err := io.CopyN(out, in, benchBulk); err != nil || n != benchBulk {
-				b.Fatalf("io.CopyN = %d, %v; want %d, nil", n, err, benchBulk)
-			}
-			<-fed
-			feed.Close()
-			in.Close()
-			out.Close()
-			<-drained
-		}
+		return benchcmp.Relay(b, benchBulk, feed, wrap(inRaw), wrap(outRaw), sink)
 	})
-}
-
-// benchDrain reads c until EOF in the background, then closes it.
-func benchDrain(c net.Conn) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		io.Copy(io.Discard, c)
-		c.Close()
-	}()
-	return done
 }
 
 // BenchmarkWrap measures the cost of tracking one conn; DESIGN.md allows
@@ -310,7 +238,7 @@ func BenchmarkTLSCopy(b *testing.B) {
 				if err := <-handshook; err != nil {
 					b.Fatal(err)
 				}
-				drained := benchDrain(server)
+				drained := benchcmp.Drain(server)
 				return func() {
 					src := &io.LimitedReader{R: benchZeros{}, N: benchTLSBulk}
 					if n, err := io.Copy(client, src); err != nil || n != benchTLSBulk {

@@ -113,33 +113,7 @@ func contenders() []benchcmp.Contender[impl] {
 func BenchmarkPingPong64(b *testing.B) {
 	compare(b, 64, 200, func(b *testing.B, im impl) (func(), func()) {
 		client, server := pair(b, im)
-		echoed := make(chan struct{})
-		go func() {
-			defer close(echoed)
-			buf := make([]byte, 64)
-			for {
-				if _, err := io.ReadFull(server, buf); err != nil {
-					return
-				}
-				if _, err := server.Write(buf); err != nil {
-					return
-				}
-			}
-		}()
-		buf := make([]byte, 64)
-		op := func() {
-			if _, err := client.Write(buf); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := io.ReadFull(client, buf); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return op, func() {
-			client.Close()
-			<-echoed
-			server.Close()
-		}
+		return benchcmp.PingPong(b, client, server, 64)
 	})
 }
 
@@ -185,17 +159,6 @@ func BenchmarkChurn(b *testing.B) {
 
 const bulk = 16 << 20
 
-// drain reads c to EOF in the background, then closes it.
-func drain(c net.Conn) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		io.Copy(io.Discard, c)
-		c.Close()
-	}()
-	return done
-}
-
 // A bulkScenario prepares one bulk copy over new loopback connections made
 // through im, and returns the copy, which runs until the receiving end has
 // read every byte.
@@ -217,20 +180,8 @@ func BenchmarkFileSend(b *testing.B) {
 		b.Fatal(err)
 	}
 	compareBulk(b, bulk, func(b *testing.B, im impl) func() {
-		f, err := os.Open(name)
-		if err != nil {
-			b.Fatal(err)
-		}
 		conn, sink := pair(b, im)
-		drained := drain(sink)
-		return func() {
-			if n, err := io.Copy(conn, f); err != nil || n != bulk {
-				b.Fatalf("io.Copy = %d, %v; want %d, nil", n, err, bulk)
-			}
-			conn.Close()
-			<-drained
-			f.Close()
-		}
+		return benchcmp.SendFile(b, name, bulk, conn, sink)
 	})
 }
 
@@ -238,30 +189,10 @@ func BenchmarkFileSend(b *testing.B) {
 // through the impl to a conn dialed through it, as a proxy does (splice
 // when the conns let io.Copy see the sockets).
 func BenchmarkSplice(b *testing.B) {
-	chunk := make([]byte, 256<<10)
 	compareBulk(b, bulk, func(b *testing.B, im impl) func() {
 		feed, in := pair(b, im)
 		out, sink := pair(b, im)
-		drained := drain(sink)
-		fed := make(chan struct{})
-		go func() {
-			defer close(fed)
-			for sent := 0; sent < bulk; sent += len(chunk) {
-				if _, err := feed.Write(chunk); err != nil {
-					return
-				}
-			}
-		}()
-		return func() {
-			if n, err := io.CopyN(out, in, bulk); err != nil || n != bulk {
-				b.Fatalf("io.CopyN = %d, %v; want %d, nil", n, err, bulk)
-			}
-			<-fed
-			feed.Close()
-			in.Close()
-			out.Close()
-			<-drained
-		}
+		return benchcmp.Relay(b, bulk, feed, in, out, sink)
 	})
 }
 
