@@ -91,15 +91,6 @@ func (p *livePairs) close() {
 	p.rawClients, p.clients, p.servers = p.rawClients[:0], p.clients[:0], p.servers[:0]
 }
 
-// heapAfterGC returns the live heap after a full collection.
-func heapAfterGC() uint64 {
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
-}
-
 // BenchmarkLiveHeap reports the Go heap held per conn (B/conn: one end of a
 // connection) with 5,000 live loopback connections, both ends raw
 // (impl=raw) or both ends tracked in a Group (impl=tracked), measured after
@@ -120,15 +111,15 @@ func BenchmarkLiveHeap(b *testing.B) {
 					wrap = func(c net.Conn) net.Conn { return trackedconn.Wrap(c, opt) }
 				}
 				p := newLivePairs(liveConns)
-				before := heapAfterGC()
+				before := benchcmp.HeapAfterGC()
 				p.open(b, wrap, wrap)
-				after := heapAfterGC()
+				after := benchcmp.HeapAfterGC()
 				sum += float64(after-before) / (2 * liveConns)
 				if impl == "tracked" {
 					if got := len(g.Probe()); got != 2*liveConns {
 						b.Fatalf("len(Probe()) = %d, want %d", got, 2*liveConns)
 					}
-					sumProbed += float64(heapAfterGC()-before) / (2 * liveConns)
+					sumProbed += float64(benchcmp.HeapAfterGC()-before) / (2 * liveConns)
 				}
 				rounds++
 				b.StopTimer()

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	conntrack "github.com/mwitkow/go-conntrack"
@@ -215,7 +214,7 @@ func BenchmarkHeap(b *testing.B) {
 				ln := listen(b, im)
 				dial := im.dialer()
 				accepted := make(chan error, 1)
-				before := heapAfterGC()
+				before := benchcmp.HeapAfterGC()
 				go func() {
 					for range heapConns {
 						s, err := ln.Accept()
@@ -237,7 +236,7 @@ func BenchmarkHeap(b *testing.B) {
 				if err := <-accepted; err != nil {
 					b.Fatal(err)
 				}
-				sum += float64(heapAfterGC()-before) / (2 * heapConns)
+				sum += float64(benchcmp.HeapAfterGC()-before) / (2 * heapConns)
 				rounds++
 				b.StopTimer()
 				for _, c := range clients {
@@ -252,14 +251,6 @@ func BenchmarkHeap(b *testing.B) {
 			b.ReportMetric(sum/float64(rounds), "B/conn")
 		})
 	}
-}
-
-func heapAfterGC() uint64 {
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 // TestImpls checks the premise of the comparison on one connection per

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"testing"
 )
 
@@ -100,4 +101,14 @@ func Relay(b *testing.B, size int64, feed, in, out, sink net.Conn) (copy func())
 		out.Close()
 		<-drained
 	}
+}
+
+// HeapAfterGC returns the live Go heap after a full collection, for
+// benchmarks that report the heap a conn holds (B/conn).
+func HeapAfterGC() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
