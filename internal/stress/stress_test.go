@@ -287,7 +287,10 @@ func (r *stressRun) serve(c *trackedconn.Conn, idleReady chan<- struct{}) {
 			r.fail(fmt.Errorf("server %v: SetLinger: %w", s, err))
 		}
 	case storyTimeout:
-		c.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+		// Far enough ahead that the deadline is still in the future when
+		// the wrapper looks at it, even on a loaded machine under -race: a
+		// deadline already past when set is an interruption, not a timeout.
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 		if _, err := c.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
 			r.fail(fmt.Errorf("server %v: Read = %v, want a deadline error", s, err))
 		}
