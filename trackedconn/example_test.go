@@ -101,8 +101,8 @@ func ExampleConn_SetReadDeadline() {
 	defer server.Close()
 	c := trackedconn.Wrap(client)
 
-	c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-	_, err := c.Read(make([]byte, 1)) // nothing comes: waits 10ms
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, err := c.Read(make([]byte, 1)) // nothing comes: waits 50ms
 	fmt.Println("deadline exceeded:", errors.Is(err, os.ErrDeadlineExceeded), "timed out:", c.State().TimedOut)
 	c.Close()
 	fmt.Println("cause:", c.State().Cause)
